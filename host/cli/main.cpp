@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+// blueprint: the command-line tool (DESIGN §7). Runs blueprints locally through the same engine
+// and plugins as the host, validates agent files, lists the block catalogue, hashes API keys.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "auth/api_keys.hpp"
+#include "blueprint/blueprint_validator.hpp"
+#include "engine/compiled_blueprint.hpp"
+#include "engine/runner.hpp"
+#include "jobs/run_events.hpp"
+#include "plugins/plugin_manager.hpp"
+
+namespace fs = std::filesystem;
+using blueprint::host::Json;
+
+namespace {
+
+const char* kUsage =
+    "usage: blueprint <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run <agent-or-blueprint.json> [--blueprint ID] [--inputs JSON] [--plugins DIR] [--trace]\n"
+    "      [--storage URL] [--timeout-ms N]\n"
+    "        run a blueprint locally (no server) and print its SSE events\n"
+    "  validate <agent.json>... [--plugins DIR]\n"
+    "        check agent files against the block catalogue\n"
+    "  blocks [--plugins DIR] [--markdown]\n"
+    "        list the block types of a plugin directory\n"
+    "  hash-key <key>\n"
+    "        print the SHA-256 hex of an API key, for the API keys file\n";
+
+int usageError(const std::string& message) {
+  std::cerr << "blueprint: " << message << "\n\n" << kUsage;
+  return 2;
+}
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+  std::map<std::string, bool> switches;
+};
+
+Args parseArgs(int argc, char** argv, const std::vector<std::string>& with_value,
+               const std::vector<std::string>& switches) {
+  Args a;
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2), value;
+      auto eq = name.find('=');
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      if (std::find(switches.begin(), switches.end(), name) != switches.end()) {
+        a.switches[name] = true;
+      } else if (std::find(with_value.begin(), with_value.end(), name) != with_value.end()) {
+        if (eq == std::string::npos) {
+          if (i + 1 >= argc) throw std::runtime_error("--" + name + " needs a value");
+          value = argv[++i];
+        }
+        a.options[name] = value;
+      } else {
+        throw std::runtime_error("unknown option --" + name);
+      }
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+/// --plugins, else BLUEPRINT_PLUGINS, else the build tree's or the install prefix's plugins.
+fs::path pluginDir(const Args& a) {
+  if (a.options.count("plugins")) return a.options.at("plugins");
+  if (const char* env = std::getenv("BLUEPRINT_PLUGINS")) return env;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& candidate : {exe.parent_path().parent_path() / "plugins",
+                                    exe.parent_path().parent_path() / "lib/blueprint/plugins"})
+    if (fs::is_directory(candidate, ec)) return candidate;
+  return "plugins";
+}
+
+/// A plugin manager with a private cache in a temp dir, removed on exit.
+struct LocalPlugins {
+  fs::path cache;
+  std::unique_ptr<blueprint::host::PluginManager> manager;
+  explicit LocalPlugins(const fs::path& dir) {
+    cache = fs::temp_directory_path() / ("blueprint-cli-" + std::to_string(::getpid()));
+    manager = std::make_unique<blueprint::host::PluginManager>(dir, cache);
+    auto report = manager->reload();
+    for (const auto& r : report.rejected) std::cerr << "blueprint: plugin rejected: " << r << "\n";
+  }
+  ~LocalPlugins() {
+    manager.reset();
+    std::error_code ec;
+    fs::remove_all(cache, ec);
+  }
+};
+
+Json readJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot read the file");
+  Json j = Json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw std::runtime_error(path + ": not valid JSON");
+  return j;
+}
+
+/// Accepts an agent file or a single blueprint; returns an agent definition.
+Json asAgent(const Json& j) {
+  if (j.is_object() && j.contains("blocks") && !j.contains("blueprints"))
+    return {{"name", j.value("name", j.value("id", "local"))}, {"blueprints", Json::array({j})}};
+  return j;
+}
+
+class PrintObserver final : public blueprint::host::RunObserver {
+ public:
+  void onDelta(std::string_view text) override { print(blueprint::host::run_events::delta(text)); }
+  static void print(const std::string& event) {
+    std::cout << "data: " << event << "\n\n" << std::flush;
+  }
+};
+
+int cmdRun(int argc, char** argv) {
+  Args a =
+      parseArgs(argc, argv, {"blueprint", "inputs", "plugins", "timeout-ms", "storage"}, {"trace"});
+  if (a.positional.size() != 1) return usageError("run needs one agent or blueprint file");
+  Json def = asAgent(readJsonFile(a.positional[0]));
+  LocalPlugins plugins(pluginDir(a));
+  auto agent = blueprint::host::CompiledAgent::compile(fs::path(a.positional[0]).stem().string(), 0,
+                                                       def, plugins.manager->current());
+  std::string blueprint_id = a.options.count("blueprint") ? a.options["blueprint"] : "";
+  if (blueprint_id.empty()) {
+    if (agent->blueprints.size() != 1)
+      return usageError("the file has several blueprints; choose one with --blueprint ID");
+    blueprint_id = agent->blueprints.begin()->first;
+  }
+  const blueprint::host::CompiledBlueprint* bp = agent->find(blueprint_id);
+  if (bp == nullptr)
+    throw std::runtime_error("no blueprint '" + blueprint_id + "' in " + a.positional[0]);
+  Json payload = Json::object();
+  if (a.options.count("inputs")) {
+    Json inputs = Json::parse(a.options["inputs"], nullptr, false);
+    if (inputs.is_discarded() || !inputs.is_object())
+      throw std::runtime_error("--inputs must be a JSON object, e.g. '{\"name\":\"Ada\"}'");
+    payload = {{"inputs", inputs}};
+  }
+  blueprint::host::RunOptions options;
+  // kv_storage entries live for this one run unless --storage names a database.
+  std::unique_ptr<blueprint::host::Storage> storage =
+      blueprint::host::openStorage(a.options.count("storage") ? a.options["storage"] : "memory:");
+  options.storage = storage.get();
+  if (a.options.count("timeout-ms"))
+    options.limits.timeout_ms = std::stoll(a.options["timeout-ms"]);
+  blueprint::host::RunControl control;
+  PrintObserver observer;
+  namespace ev = blueprint::host::run_events;
+  PrintObserver::print(ev::inProgress());
+  PrintObserver::print(ev::executing(bp->id));
+  blueprint::host::RunResult r =
+      blueprint::host::Runner::run(*agent, *bp, payload, options, observer, control);
+  std::vector<std::string> closing;
+  ev::appendClosing(r, closing);
+  for (const auto& e : closing) PrintObserver::print(e);
+  if (a.switches.count("trace")) std::cerr << r.trace.dump(2) << "\n";
+  return r.status == blueprint::host::RunResult::Status::Completed ? 0 : 1;
+}
+
+int cmdValidate(int argc, char** argv) {
+  Args a = parseArgs(argc, argv, {"plugins"}, {});
+  if (a.positional.empty()) return usageError("validate needs at least one agent file");
+  LocalPlugins plugins(pluginDir(a));
+  int bad = 0;
+  for (const auto& file : a.positional) {
+    try {
+      Json def = asAgent(readJsonFile(file));
+      blueprint::host::parseAndValidateAgent(def, fs::path(file).stem().string(),
+                                             *plugins.manager->current());
+      std::cout << file << ": ok\n";
+    } catch (const blueprint::host::DefinitionError& e) {
+      ++bad;
+      for (const auto& issue : e.issues()) std::cout << file << ": " << issue.toString() << "\n";
+    } catch (const std::exception& e) {
+      ++bad;
+      std::cout << file << ": " << e.what() << "\n";
+    }
+  }
+  return bad == 0 ? 0 : 1;
+}
+
+int cmdBlocks(int argc, char** argv) {
+  Args a = parseArgs(argc, argv, {"plugins"}, {"markdown"});
+  LocalPlugins plugins(pluginDir(a));
+  auto catalog = plugins.manager->current();
+  if (!a.switches.count("markdown")) {
+    std::cout << catalog->toJson()["blocks"].dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "# Block reference\n\nGenerated by `blueprint blocks --markdown` from the plugin "
+               "manifests; do not edit.\n";
+  for (const auto& [name, type] : catalog->types()) {
+    const Json& m = type->manifest;
+    std::cout << "\n## `" << name << "` — " << m.value("name", name) << "\n\n"
+              << m.value("description", "") << "\n\n"
+              << "Plugin: `" << type->plugin->id() << "` " << type->plugin->version()
+              << ". End states: ";
+    for (std::size_t i = 0; i < type->end_states.size(); ++i)
+      std::cout << (i ? ", " : "") << "`" << type->end_states[i] << "`";
+    std::cout
+        << ".\n\n| field | type | required | default | description |\n|---|---|---|---|---|\n";
+    for (const Json& f : m.value("fields", Json::array())) {
+      std::string type_text = f.value("type", "string");
+      if (f.contains("options")) {
+        type_text += " (";
+        for (std::size_t i = 0; i < f["options"].size(); ++i)
+          type_text += (i ? ", " : "") + f["options"][i].get<std::string>();
+        type_text += ")";
+      }
+      std::cout << "| `" << f.value("name", "") << "` | " << type_text << " | "
+                << (f.value("required", false) ? "yes" : "no") << " | "
+                << (f.contains("default") ? "`" + f["default"].dump() + "`" : std::string())
+                << " | " << f.value("description", "") << " |\n";
+    }
+    if (m.contains("example"))
+      std::cout << "\nExample: fields `" << m["example"]["fields"].dump() << "` → result `"
+                << m["example"]["result"].dump() << "`\n";
+  }
+  return 0;
+}
+
+int cmdHashKey(int argc, char** argv) {
+  if (argc != 3) return usageError("hash-key needs exactly one key");
+  std::cout << blueprint::host::ApiKeys::sha256Hex(argv[2]) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usageError("no command given");
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "run") return cmdRun(argc, argv);
+    if (cmd == "validate") return cmdValidate(argc, argv);
+    if (cmd == "blocks") return cmdBlocks(argc, argv);
+    if (cmd == "hash-key") return cmdHashKey(argc, argv);
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    return usageError("unknown command '" + cmd + "'");
+  } catch (const blueprint::host::DefinitionError& e) {
+    std::cerr << "blueprint: invalid definition:\n";
+    for (const auto& issue : e.issues()) std::cerr << "  " << issue.toString() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "blueprint: " << e.what() << "\n";
+    return 1;
+  }
+}

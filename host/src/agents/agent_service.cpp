@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agents/agent_service.hpp"
+
+#include <algorithm>
+#include <fstream>
+
+#include <Poco/Logger.h>
+
+#include "blueprint/blueprint_validator.hpp"
+
+namespace blueprint::host {
+
+namespace fs = std::filesystem;
+
+AgentService::AgentService(Storage& storage, PluginManager& plugins)
+    : storage_(storage), plugins_(plugins) {}
+
+void AgentService::checkId(const std::string& agent_id) {
+  if (!isValidId(agent_id))
+    throw ApiError(400, "invalid_request",
+                   "agent id '" + agent_id + "' is not valid: use 1-128 letters, digits, _ . -");
+}
+
+namespace {
+ApiError invalidDefinition(const DefinitionError& e) {
+  Json details = Json::array();
+  for (const auto& issue : e.issues()) details.push_back(issue.toJson());
+  return ApiError(400, "invalid_blueprint", e.what(), std::move(details));
+}
+
+Json blueprintSummary(const Json& definition, const Catalog& catalog) {
+  Json list = Json::array();
+  for (const Json& bp : definition.value("blueprints", Json::array())) {
+    bool api = false;
+    for (const Json& b : bp.value("blocks", Json::array())) {
+      const BlockType* t = catalog.find(b.value("type", ""));
+      if (t != nullptr && t->role == "trigger") api = true;
+    }
+    list.push_back({{"id", bp.value("id", "")},
+                    {"name", bp.value("name", bp.value("id", ""))},
+                    {"api_trigger", api}});
+  }
+  return list;
+}
+}  // namespace
+
+Json AgentService::putDraft(const std::string& agent_id, const Json& body) {
+  checkId(agent_id);
+  try {
+    parseAndValidateAgent(body, agent_id, *plugins_.current());
+  } catch (const DefinitionError& e) {
+    throw invalidDefinition(e);
+  }
+  Json draft = {{"name", body.value("name", agent_id)}, {"blueprints", body["blueprints"]}};
+  storage_.saveDraft(agent_id, draft);
+  return describe(agent_id);
+}
+
+Json AgentService::describe(const std::string& agent_id) {
+  std::optional<AgentRecord> rec = storage_.getAgent(agent_id);
+  if (!rec) throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
+  Json out = {
+      {"id", rec->agent_id},
+      {"name", rec->draft.value("name", rec->agent_id)},
+      {"deployed_version", rec->deployed_version ? Json(*rec->deployed_version) : Json(nullptr)},
+      {"latest_version", rec->latest_version},
+      {"updated_at", rec->updated_at_ms},
+      {"draft", rec->draft},
+      {"blueprints", blueprintSummary(rec->draft, *plugins_.current())}};
+  return out;
+}
+
+void AgentService::remove(const std::string& agent_id) {
+  if (!storage_.deleteAgent(agent_id))
+    throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
+  std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+  deployed_.erase(agent_id);
+  for (auto it = cache_.begin(); it != cache_.end();)
+    it = it->first.first == agent_id ? cache_.erase(it) : std::next(it);
+}
+
+std::shared_ptr<const CompiledAgent> AgentService::compiled(const std::string& agent_id,
+                                                            std::int64_t version,
+                                                            const Json& definition) {
+  auto catalog = plugins_.current();
+  try {
+    return CompiledAgent::compile(agent_id, version, definition, catalog);
+  } catch (const DefinitionError& e) {
+    throw invalidDefinition(e);
+  }
+}
+
+Json AgentService::deploy(const std::string& agent_id, std::optional<std::int64_t> version) {
+  std::optional<AgentRecord> rec = storage_.getAgent(agent_id);
+  if (!rec) throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
+  std::shared_ptr<const CompiledAgent> agent;
+  if (version) {
+    std::optional<AgentVersion> v = storage_.getVersion(agent_id, *version);
+    if (!v)
+      throw ApiError(404, "version_not_found",
+                     "agent '" + agent_id + "' has no version " + std::to_string(*version));
+    agent = compiled(agent_id, *version, v->definition);  // the catalogue may have changed
+    storage_.deployExistingVersion(agent_id, *version);
+  } else {
+    agent = compiled(agent_id, rec->latest_version + 1, rec->draft);
+    AgentVersion v = storage_.deployNewVersion(agent_id, rec->draft);
+    if (v.version != agent->version) agent = compiled(agent_id, v.version, rec->draft);
+    version = v.version;
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+    cache_[{agent_id, *version}] = agent;
+    deployed_[agent_id] = *version;
+  }
+  Poco::Logger::get("blueprint.agents")
+      .information("agent %s deployed as version %s", agent_id, std::to_string(*version));
+  return describe(agent_id);
+}
+
+Json AgentService::undeploy(const std::string& agent_id) {
+  if (!storage_.undeploy(agent_id))
+    throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
+  {
+    std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+    deployed_[agent_id] = std::nullopt;
+  }
+  return describe(agent_id);
+}
+
+Json AgentService::listDeployed() {
+  Json list = Json::array();
+  auto catalog = plugins_.current();
+  for (const AgentRecord& rec : storage_.listAgents()) {
+    if (!rec.deployed_version) continue;
+    std::optional<AgentVersion> v = storage_.getVersion(rec.agent_id, *rec.deployed_version);
+    if (!v) continue;
+    Json blueprints = Json::array();
+    for (const Json& bp : blueprintSummary(v->definition, *catalog))
+      if (bp["api_trigger"].get<bool>())
+        blueprints.push_back({{"id", bp["id"]}, {"name", bp["name"]}});
+    list.push_back({{"id", rec.agent_id},
+                    {"name", v->definition.value("name", rec.agent_id)},
+                    {"version", *rec.deployed_version},
+                    {"blueprints", std::move(blueprints)}});
+  }
+  return list;
+}
+
+std::shared_ptr<const CompiledAgent> AgentService::deployed(const std::string& agent_id) {
+  std::optional<std::int64_t> version;
+  bool known = false;
+  {
+    std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+    auto it = deployed_.find(agent_id);
+    if (it != deployed_.end()) {
+      known = true;
+      version = it->second;
+    }
+  }
+  if (!known) {
+    std::optional<AgentRecord> rec = storage_.getAgent(agent_id);
+    if (!rec) throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
+    version = rec->deployed_version;
+    std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+    deployed_[agent_id] = version;
+  }
+  if (!version)
+    throw ApiError(409, "agent_not_deployed",
+                   "agent '" + agent_id +
+                       "' is saved but not deployed; deploy it (POST /v1/agents/" + agent_id +
+                       "/deploy) before triggering its blueprints");
+  return this->version(agent_id, *version);
+}
+
+std::shared_ptr<const CompiledAgent> AgentService::version(const std::string& agent_id,
+                                                           std::int64_t version) {
+  const auto generation = plugins_.current()->generation();
+  std::shared_ptr<const CompiledAgent> cached;
+  {
+    std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+    auto it = cache_.find({agent_id, version});
+    if (it != cache_.end()) cached = it->second;
+  }
+  if (cached && cached->catalog->generation() == generation) return cached;
+  std::optional<AgentVersion> v = storage_.getVersion(agent_id, version);
+  if (!v)
+    throw ApiError(
+        404, "agent_not_found",
+        "agent '" + agent_id + "' version " + std::to_string(version) + " does not exist");
+  std::shared_ptr<const CompiledAgent> fresh;
+  try {
+    fresh = CompiledAgent::compile(agent_id, version, v->definition, plugins_.current());
+  } catch (const DefinitionError& e) {
+    // The new catalogue cannot run this version (a type was removed): keep the pinned old build.
+    if (cached) {
+      Poco::Logger::get("blueprint.agents")
+          .warning(
+              "agent %s version %s does not compile against the current plugins (%s); the "
+              "previous plugin generation keeps serving it",
+              agent_id, std::to_string(version), std::string(e.what()));
+      return cached;
+    }
+    throw ApiError(409, "agent_not_runnable",
+                   "agent '" + agent_id + "' version " + std::to_string(version) +
+                       " cannot run with the loaded plugins: " + e.what());
+  }
+  std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+  cache_[{agent_id, version}] = fresh;
+  return fresh;
+}
+
+std::shared_ptr<const CompiledAgent> AgentService::draft(const std::string& agent_id) {
+  std::optional<AgentRecord> rec = storage_.getAgent(agent_id);
+  if (!rec) throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
+  return compiled(agent_id, 0, rec->draft);
+}
+
+std::vector<std::string> AgentService::loadDirectory(const fs::path& dir) {
+  std::vector<std::string> report;
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".json") files.push_back(it->path());
+  if (ec) {
+    report.push_back(dir.string() + ": cannot read the agents directory: " + ec.message());
+    return report;
+  }
+  std::sort(files.begin(), files.end());
+  for (const fs::path& file : files) {
+    std::ifstream in(file);
+    Json def = Json::parse(in, nullptr, false);
+    const std::string fallback_id = file.stem().string();
+    if (def.is_discarded() || !def.is_object()) {
+      report.push_back(file.string() + ": not a JSON object; skipped");
+      continue;
+    }
+    const std::string id = def.value("id", fallback_id);
+    try {
+      Json body = {{"name", def.value("name", id)},
+                   {"blueprints", def.value("blueprints", Json())}};
+      std::optional<AgentRecord> rec = storage_.getAgent(id);
+      if (rec && rec->deployed_version) {
+        std::optional<AgentVersion> v = storage_.getVersion(id, *rec->deployed_version);
+        if (v && v->definition == body && rec->draft == body) {
+          report.push_back(id + ": version " + std::to_string(*rec->deployed_version) +
+                           " (unchanged)");
+          continue;
+        }
+      }
+      putDraft(id, body);
+      Json d = deploy(id, std::nullopt);
+      report.push_back(id + ": deployed version " + d["deployed_version"].dump());
+    } catch (const ApiError& e) {
+      report.push_back(file.string() + ": " + e.what());
+    } catch (const std::exception& e) {
+      report.push_back(file.string() + ": " + e.what());
+    }
+  }
+  return report;
+}
+
+}  // namespace blueprint::host

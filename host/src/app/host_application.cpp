@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/host_application.hpp"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/IntValidator.h>
+#include <Poco/Util/Option.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "app/host_config.hpp"
+#include "app/host_services.hpp"
+#include "http/request_router.hpp"
+
+extern char** environ;
+
+namespace blueprint::host {
+
+namespace fs = std::filesystem;
+using Poco::Util::Option;
+using Poco::Util::OptionCallback;
+
+void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
+  ServerApplication::defineOptions(options);
+  auto flag = [&](const char* name, const char* arg, const char* help) {
+    Option o(name, "", help);
+    o.required(false).repeatable(false);
+    if (arg != nullptr) o.argument(arg);
+    o.callback(OptionCallback<HostApplication>(this, &HostApplication::handleFlag));
+    options.addOption(o);
+  };
+  options.addOption(
+      Option("help", "h", "print this help and exit")
+          .required(false)
+          .repeatable(false)
+          .callback(OptionCallback<HostApplication>(this, &HostApplication::handleHelp)));
+  flag("config", "FILE", "JSON config file (also BLUEPRINT_CONFIG)");
+  flag("listen", "HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 picks one)");
+  flag("plugins", "DIR", "directory of block plugin .so files");
+  flag("agents", "DIR", "directory of agent .json files deployed at start-up");
+  flag("data", "DIR", "data directory (default ./var)");
+  flag("storage", "URL", "sqlite:<file> (default <data>/host.db), memory:, postgresql://…");
+  flag("api-keys", "FILE", "API keys file ({\"keys\":[{name,sha256,scopes}]})");
+  flag("threads", "N", "maximum HTTP connection threads");
+  flag("watch-plugins", nullptr, "reload plugins when the plugin directory changes");
+  flag("no-watch-plugins", nullptr, "do not watch the plugin directory");
+}
+
+void HostApplication::handleHelp(const std::string&, const std::string&) {
+  help_requested_ = true;
+  Poco::Util::HelpFormatter help(options());
+  help.setCommand(commandName());
+  help.setUsage("[OPTIONS]");
+  help.setHeader("Blueprint Host: runs blueprints of block plugins behind an HTTP API.");
+  help.format(std::cout);
+  stopOptionsProcessing();
+}
+
+void HostApplication::handleFlag(const std::string& name, const std::string& value) {
+  if (name == "config")
+    config_file_ = value;
+  else if (name == "watch-plugins")
+    flags_.emplace_back("watch-plugins", "true");
+  else if (name == "no-watch-plugins")
+    flags_.emplace_back("watch-plugins", "false");
+  else
+    flags_.emplace_back(name, value);
+}
+
+namespace {
+
+std::map<std::string, std::string> environmentMap() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && kv.rfind("BLUEPRINT_", 0) == 0)
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+/// Binds without SO_REUSEPORT, so a second host on the same port fails loudly (DESIGN §7).
+Poco::Net::ServerSocket bindListener(const std::string& listen, int backlog) {
+  Poco::Net::SocketAddress address;
+  try {
+    address = Poco::Net::SocketAddress(listen);
+  } catch (const Poco::Exception& e) {
+    throw std::runtime_error("listen address '" + listen +
+                             "' is not HOST:PORT: " + e.displayText());
+  }
+  Poco::Net::ServerSocket socket;
+  try {
+    socket.bind(address, true, false);
+    socket.listen(backlog);
+  } catch (const Poco::Net::NetException& e) {
+    throw std::runtime_error("cannot listen on " + listen + ": " + e.displayText() +
+                             " (is another blueprint-host or program using that port?)");
+  }
+  return socket;
+}
+
+}  // namespace
+
+int HostApplication::main(const std::vector<std::string>& args) {
+  if (help_requested_) return Application::EXIT_OK;
+  auto& log = Poco::Logger::get("blueprint.host");
+  if (!args.empty()) {
+    std::cerr << "blueprint-host: unexpected argument '" << args[0] << "' (see --help)\n";
+    return Application::EXIT_USAGE;
+  }
+  HostConfig config;
+  try {
+    const auto env = environmentMap();
+    std::string config_file = config_file_;
+    if (config_file.empty() && env.count("BLUEPRINT_CONFIG") > 0)
+      config_file = env.at("BLUEPRINT_CONFIG");
+    if (!config_file.empty()) config.applyFile(config_file);
+    config.applyEnvironment(env);
+    for (const auto& [name, value] : flags_) config.applyFlag(name, value);
+  } catch (const std::exception& e) {
+    std::cerr << "blueprint-host: configuration error: " << e.what() << "\n";
+    return Application::EXIT_CONFIG;
+  }
+
+  // SIGHUP is taken by one thread with sigwait; block it before any other thread starts.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+
+  std::unique_ptr<Storage> storage;
+  std::unique_ptr<PluginManager> plugins;
+  std::unique_ptr<AgentService> agents;
+  ApiKeys keys;
+  std::string created_key;
+  try {
+    fs::create_directories(config.data);
+    storage = openStorage(config.storageUrl());
+    if (!config.api_keys.empty())
+      keys = ApiKeys::fromFile(config.api_keys);
+    else
+      keys = ApiKeys::fromDataDir(config.data, created_key);
+  } catch (const std::exception& e) {
+    std::cerr << "blueprint-host: " << e.what() << "\n";
+    return Application::EXIT_CONFIG;
+  }
+
+  Poco::Net::ServerSocket socket;
+  try {
+    socket = bindListener(config.listen, config.listen_backlog);
+  } catch (const std::exception& e) {
+    std::cerr << "blueprint-host: " << e.what() << "\n";
+    return Application::EXIT_UNAVAILABLE;
+  }
+
+  HostServices services;
+  RunOptions run_options;
+  run_options.limits = config.limits;
+  run_options.env_allow = &config.env_allow;
+  run_options.storage = storage.get();
+  run_options.block_settings = &config.block_settings;
+  plugins = std::make_unique<PluginManager>(config.plugins, fs::path(config.data) / "plugin-cache");
+  {
+    // Stale private copies of an earlier process are never in use: clear them.
+    std::error_code ec;
+    fs::remove_all(fs::path(config.data) / "plugin-cache", ec);
+  }
+  ReloadReport report = plugins->reload();
+  if (config.watch_plugins)
+    log.warning("watch_plugins is set, but this build reloads plugins only on SIGHUP");
+  if (plugins->current()->types().empty())
+    log.warning("no block types loaded from %s; runs will fail until plugins are added",
+                config.plugins);
+  agents = std::make_unique<AgentService>(*storage, *plugins);
+  if (!config.agents.empty())
+    for (const auto& line : agents->loadDirectory(config.agents)) log.information("agent %s", line);
+
+  RunRegistry registry(config.sync_runs_kept);
+  Metrics metrics;
+  StreamHeartbeat heartbeat(std::chrono::milliseconds(config.sse_keepalive_ms));
+  JobWorkerConfig worker_config;
+  worker_config.threads = config.job_workers;
+  worker_config.lease = std::chrono::milliseconds(config.job_lease_ms);
+  worker_config.max_attempts = config.job_max_attempts;
+  JobWorker worker(*storage, *agents, registry, run_options, worker_config);
+
+  services.config = &config;
+  services.storage = storage.get();
+  services.plugins = plugins.get();
+  services.agents = agents.get();
+  services.registry = &registry;
+  services.worker = &worker;
+  services.keys = &keys;
+  services.metrics = &metrics;
+  services.heartbeat = &heartbeat;
+  services.run_options = &run_options;
+
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(config.threads);
+  params->setMaxQueued(config.max_queued);
+  params->setKeepAlive(true);
+  params->setKeepAliveTimeout(Poco::Timespan(config.keep_alive_timeout_s, 0));
+  params->setMaxKeepAliveRequests(config.max_keep_alive_requests);
+  params->setServerName("blueprint-host");
+  Poco::ThreadPool pool("http", config.min_threads, config.threads, 60);
+  Poco::Net::HTTPServer server(new RequestRouter(services), pool, socket, params);
+  server.start();
+  worker.start();
+
+  std::atomic<bool> stopping{false};
+  std::thread signal_thread([&] {
+    while (!stopping) {
+      int sig = 0;
+      if (sigwait(&hup, &sig) != 0 || stopping) break;
+      log.information("SIGHUP: reloading plugins");
+      plugins->reload();
+    }
+  });
+  std::thread maintenance([&] {
+    // Job retention: delete finished jobs past their age in small batches.
+    while (!stopping) {
+      for (int i = 0; i < 600 && !stopping; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (stopping) break;
+      try {
+        const std::int64_t cutoff = nowMs() - config.job_retention_hours * 3600 * 1000;
+        while (!stopping && storage->deleteFinishedBefore(cutoff, 500) == 500) {
+        }
+      } catch (const std::exception& e) {
+        log.error("job retention failed: %s", std::string(e.what()));
+      }
+    }
+  });
+
+  services.ready = true;
+  const std::string address = socket.address().toString();
+  std::cout << "blueprint-host listening on http://" << address << " (storage "
+            << storage->backendName() << ", " << plugins->current()->types().size()
+            << " block types)" << std::endl;
+  if (!created_key.empty()) {
+    std::cout << "\nCreated an admin API key (shown once; only its hash is stored in "
+              << (fs::path(config.data) / "api-keys.json").string()
+              << "):\n\n  export BLUEPRINT_KEY=" << created_key << "\n\n";
+  }
+  for (const Json& agent : agents->listDeployed()) {
+    for (const Json& bp : agent["blueprints"]) {
+      std::cout << "Try it:\n  curl -N -H \"Authorization: Bearer $BLUEPRINT_KEY\" -d "
+                   "'{\"inputs\":{\"name\":\"Ada\"}}' http://"
+                << address << "/v1/agents/" << agent["id"].get<std::string>() << "/blueprints/"
+                << bp["id"].get<std::string>() << "\n";
+      break;
+    }
+    break;
+  }
+  std::cout.flush();
+
+  waitForTerminationRequest();
+  log.information("shutting down: no new connections; running jobs go back to the queue");
+  services.ready = false;
+  server.stop();
+  worker.stop();
+  registry.cancelAll();
+  server.stopAll(false);
+  stopping = true;
+  pthread_kill(signal_thread.native_handle(), SIGHUP);
+  signal_thread.join();
+  maintenance.join();
+  heartbeat.stop();
+  return Application::EXIT_OK;
+}
+
+}  // namespace blueprint::host

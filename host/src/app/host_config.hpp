@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// host_config.hpp: every setting of blueprint-host (DESIGN §7). Sources, weakest first: built-in
+// defaults, the config file (--config / BLUEPRINT_CONFIG), BLUEPRINT_* environment variables,
+// command-line flags. Unknown config keys are errors, so typos never pass silently.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "engine/run_limits.hpp"
+
+namespace blueprint::host {
+
+struct HostConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string plugins = "plugins";
+  std::string agents;  ///< empty: no agents directory
+  std::string data = "var";
+  std::string storage;   ///< empty: sqlite:<data>/host.db
+  std::string api_keys;  ///< empty: generated key in the data dir
+  bool watch_plugins = false;
+
+  // HTTP server (Poco serves each connection on one pool thread for its whole life, so the pool
+  // must exceed the idle keep-alive connections it should tolerate; see docs/decisions).
+  int threads = 256;                ///< max connection threads
+  int min_threads = 8;              ///< threads kept warm
+  int max_queued = 1024;            ///< accepted connections waiting for a thread
+  int keep_alive_timeout_s = 5;     ///< idle keep-alive connections are closed after this
+  int max_keep_alive_requests = 0;  ///< 0 = unlimited
+  int listen_backlog = 1024;
+  std::int64_t body_limit_bytes = 10 << 20;
+  int sse_keepalive_ms = 15000;
+
+  // Jobs.
+  int job_workers = 4;
+  std::int64_t job_queue_limit = 100000;
+  std::int64_t job_lease_ms = 15000;
+  int job_max_attempts = 5;
+  std::int64_t job_retention_hours = 24 * 7;
+  std::size_t sync_runs_kept = 1000;
+
+  RunLimits limits;
+  std::set<std::string> env_allow;
+  /// Operator settings per block type, read by blocks through setting_get
+  /// (e.g. {"http_request": {"allow_private_networks": true}}).
+  nlohmann::json block_settings = nlohmann::json::object();
+
+  /// `storage`, or the SQLite default under `data`.
+  std::string storageUrl() const;
+
+  /// Applies a JSON config object; throws std::runtime_error naming the bad key.
+  void applyJson(const nlohmann::json& j, const std::string& source);
+  /// Reads and applies a config file.
+  void applyFile(const std::string& path);
+  /// Applies BLUEPRINT_* variables from `env` (name → value).
+  void applyEnvironment(const std::map<std::string, std::string>& env);
+  /// Applies one setting by its flag name (`listen`, `plugins`, …) from text.
+  void applyFlag(const std::string& name, const std::string& value);
+  /// The effective configuration (secrets omitted), for logs and `--print-config`.
+  nlohmann::json toJson() const;
+};
+
+}  // namespace blueprint::host

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+// host_services.hpp: the host's components, wired once by HostApplication and handed to the
+// HTTP handlers. Nothing here owns anything; HostApplication does.
+#pragma once
+
+#include <atomic>
+
+#include "agents/agent_service.hpp"
+#include "app/host_config.hpp"
+#include "auth/api_keys.hpp"
+#include "engine/runner.hpp"
+#include "http/sse_stream.hpp"
+#include "jobs/job_worker.hpp"
+#include "jobs/run_registry.hpp"
+#include "metrics/metrics.hpp"
+#include "plugins/plugin_manager.hpp"
+#include "storage/storage.hpp"
+
+namespace blueprint::host {
+
+struct HostServices {
+  const HostConfig* config = nullptr;
+  Storage* storage = nullptr;
+  PluginManager* plugins = nullptr;
+  AgentService* agents = nullptr;
+  RunRegistry* registry = nullptr;
+  JobWorker* worker = nullptr;
+  ApiKeys* keys = nullptr;
+  Metrics* metrics = nullptr;
+  StreamHeartbeat* heartbeat = nullptr;
+  const RunOptions* run_options = nullptr;
+  std::atomic<bool> ready{false};
+};
+
+}  // namespace blueprint::host

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "blueprint/blueprint_validator.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+namespace blueprint::host {
+
+namespace {
+
+bool hasTemplate(const std::string& s) { return s.find("@{") != std::string::npos; }
+
+std::string jsonTypeName(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::array:
+      return "a list";
+    case Json::value_t::object:
+      return "an object";
+    default:
+      return "a number";
+  }
+}
+
+/// A literal of the field's type, or a string (a template or text converted at run time).
+bool acceptsValue(const FieldSpec& spec, const Json& v) {
+  if (v.is_string() || v.is_null() || spec.type == "any") return true;
+  if (spec.type == "string") return v.is_number() || v.is_boolean();
+  if (spec.type == "number") return v.is_number();
+  if (spec.type == "boolean") return v.is_boolean();
+  if (spec.type == "object") return v.is_object();
+  if (spec.type == "list") return v.is_array();
+  if (spec.type == "json") return v.is_object() || v.is_array() || v.is_number() || v.is_boolean();
+  return false;
+}
+
+void checkFields(const BlueprintDef& bp, const BlockDef& block, const BlockType& type,
+                 std::vector<ValidationIssue>& issues) {
+  for (const auto& [name, value] : block.fields.items()) {
+    const FieldSpec* spec = type.field(name);
+    if (spec == nullptr) {
+      std::string known;
+      for (const auto& f : type.fields) known += (known.empty() ? "" : ", ") + f.name;
+      issues.push_back({bp.id, block.id, name,
+                        "is not a field of type '" + type.type +
+                            "' (its fields: " + (known.empty() ? "none" : known) + ")"});
+      continue;
+    }
+    if (!acceptsValue(*spec, value)) {
+      issues.push_back({bp.id, block.id, name,
+                        "must be " + spec->type + " (or text converted at run time), got " +
+                            jsonTypeName(value)});
+      continue;
+    }
+    if (!spec->options.empty() && value.is_string() && !hasTemplate(value.get<std::string>()) &&
+        std::find(spec->options.begin(), spec->options.end(), value.get<std::string>()) ==
+            spec->options.end()) {
+      std::string opts;
+      for (const auto& o : spec->options) opts += (opts.empty() ? "" : ", ") + o;
+      issues.push_back(
+          {bp.id, block.id, name, "'" + value.get<std::string>() + "' is not one of: " + opts});
+    }
+  }
+  for (const auto& spec : type.fields) {
+    if (!spec.required) continue;
+    auto it = block.fields.find(spec.name);
+    const bool missing = it == block.fields.end() || it->is_null() ||
+                         (it->is_string() && it->get_ref<const std::string&>().empty());
+    if (missing) issues.push_back({bp.id, block.id, spec.name, "required field is missing"});
+  }
+}
+
+/// Depth-first search for a cycle; reports the first one found as a path.
+bool findCycle(const BlueprintDef& bp, const std::map<std::string, std::size_t>& index,
+               std::vector<ValidationIssue>& issues) {
+  enum class Mark { White, Grey, Black };
+  std::vector<Mark> mark(bp.blocks.size(), Mark::White);
+  std::vector<std::size_t> stack;
+  std::function<bool(std::size_t)> visit = [&](std::size_t i) -> bool {
+    mark[i] = Mark::Grey;
+    stack.push_back(i);
+    for (const auto& [state, targets] : bp.blocks[i].next) {
+      for (const auto& t : targets) {
+        auto it = index.find(t);
+        if (it == index.end()) continue;
+        if (mark[it->second] == Mark::Grey) {
+          std::string path;
+          auto from = std::find(stack.begin(), stack.end(), it->second);
+          for (auto p = from; p != stack.end(); ++p) path += bp.blocks[*p].id + " -> ";
+          path += t;
+          issues.push_back({bp.id, bp.blocks[i].id, "", "edges form a cycle: " + path});
+          return true;
+        }
+        if (mark[it->second] == Mark::White && visit(it->second)) return true;
+      }
+    }
+    stack.pop_back();
+    mark[i] = Mark::Black;
+    return false;
+  };
+  for (std::size_t i = 0; i < bp.blocks.size(); ++i)
+    if (mark[i] == Mark::White && visit(i)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<ValidationIssue> validateAgent(const AgentDef& agent, const Catalog& catalog) {
+  std::vector<ValidationIssue> issues;
+  for (const auto& bp : agent.blueprints) {
+    std::map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < bp.blocks.size(); ++i) index.emplace(bp.blocks[i].id, i);
+    std::set<std::string> has_incoming;
+    int triggers = 0;
+    for (const auto& block : bp.blocks) {
+      const BlockType* type = catalog.find(block.type);
+      if (type == nullptr) {
+        issues.push_back({bp.id, block.id, "",
+                          "unknown block type '" + block.type +
+                              "' (no loaded plugin provides it; see GET /v1/blocks)"});
+      } else {
+        checkFields(bp, block, *type, issues);
+        if (type->role == "trigger") ++triggers;
+      }
+      for (const auto& [state, targets] : block.next) {
+        if (type != nullptr && !type->hasEndState(state)) {
+          std::string states;
+          for (const auto& s : type->end_states) states += (states.empty() ? "" : ", ") + s;
+          issues.push_back({bp.id, block.id, "",
+                            "\"next\" uses end state '" + state + "', which type '" + block.type +
+                                "' does not have (its end states: " + states + ")"});
+        }
+        for (const auto& t : targets) {
+          if (index.count(t) == 0)
+            issues.push_back(
+                {bp.id, block.id, "",
+                 "\"next\"." + state + " points to block '" + t + "', which does not exist"});
+          else if (t == block.id)
+            issues.push_back({bp.id, block.id, "", "\"next\"." + state + " points to itself"});
+          has_incoming.insert(t);
+        }
+      }
+    }
+    if (triggers > 1)
+      issues.push_back(
+          {bp.id, "", "",
+           "has " + std::to_string(triggers) + " trigger blocks; a blueprint has at most one"});
+    for (const auto& block : bp.blocks) {
+      const BlockType* type = catalog.find(block.type);
+      if (type != nullptr && type->role == "trigger" && has_incoming.count(block.id) > 0)
+        issues.push_back(
+            {bp.id, block.id, "", "a trigger is the entry of a run; no edge may point to it"});
+    }
+    findCycle(bp, index, issues);
+  }
+  return issues;
+}
+
+AgentDef parseAndValidateAgent(const Json& definition, const std::string& agent_id,
+                               const Catalog& catalog) {
+  AgentDef agent = parseAgent(definition, agent_id);
+  std::vector<ValidationIssue> issues = validateAgent(agent, catalog);
+  if (!issues.empty()) throw DefinitionError(std::move(issues));
+  return agent;
+}
+
+}  // namespace blueprint::host

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "engine/compiled_blueprint.hpp"
+
+#include <deque>
+
+#include "blueprint/blueprint_validator.hpp"
+
+namespace blueprint::host {
+
+const std::vector<std::size_t>* CompiledBlock::targets(const std::string& state) const {
+  for (const auto& [s, t] : next)
+    if (s == state) return &t;
+  return nullptr;
+}
+
+CompiledBlueprint::~CompiledBlueprint() {
+  // Instances die before the types (and so the libraries) they came from.
+  for (auto& b : blocks)
+    if (b.instance != nullptr && b.type->vtable->destroy != nullptr)
+      b.type->vtable->destroy(b.instance);
+}
+
+namespace {
+
+Subgraph buildSubgraph(const CompiledBlueprint& bp, std::vector<std::size_t> entries) {
+  Subgraph g;
+  g.entries = std::move(entries);
+  g.member.assign(bp.blocks.size(), 0);
+  g.indegree.assign(bp.blocks.size(), 0);
+  std::deque<std::size_t> queue(g.entries.begin(), g.entries.end());
+  for (std::size_t e : g.entries) g.member[e] = 1;
+  while (!queue.empty()) {
+    std::size_t i = queue.front();
+    queue.pop_front();
+    const CompiledBlock& b = bp.blocks[i];
+    for (const auto& [state, targets] : b.next) {
+      if (b.type->isBranchState(state)) continue;
+      for (std::size_t t : targets)
+        if (!g.member[t]) {
+          g.member[t] = 1;
+          queue.push_back(t);
+        }
+    }
+  }
+  for (std::size_t i = 0; i < bp.blocks.size(); ++i) {
+    if (!g.member[i]) continue;
+    const CompiledBlock& b = bp.blocks[i];
+    for (const auto& [state, targets] : b.next) {
+      if (b.type->isBranchState(state)) continue;
+      for (std::size_t t : targets)
+        if (g.member[t]) ++g.indegree[t];
+    }
+  }
+  return g;
+}
+
+void compileFields(const BlockDef& def, CompiledBlock& block) {
+  const BlockType& type = *block.type;
+  for (const FieldSpec& spec : type.fields) {
+    Json value;
+    auto it = def.fields.find(spec.name);
+    if (it != def.fields.end() && !it->is_null())
+      value = *it;
+    else if (spec.default_value)
+      value = *spec.default_value;
+    else
+      continue;
+    CompiledField field;
+    field.name = spec.name;
+    field.spec = &spec;
+    field.templated = spec.templated;
+    if (!spec.templated) {
+      field.literal = value;  // passed as written (e.g. an expression the block resolves itself)
+      block.fields.push_back(std::move(field));
+      continue;
+    }
+    field.text = Template::compile(value, Template::Mode::Text);
+    field.json_always = spec.type == "json";
+    if (field.json_always || !spec.json_when_field.empty())
+      field.json = Template::compile(value, Template::Mode::Json);
+    block.fields.push_back(std::move(field));
+  }
+  for (auto& field : block.fields) {
+    if (field.spec->json_when_field.empty()) continue;
+    for (std::size_t j = 0; j < block.fields.size(); ++j)
+      if (block.fields[j].name == field.spec->json_when_field)
+        field.json_when_index = static_cast<int>(j);
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const CompiledAgent> CompiledAgent::compile(
+    const std::string& agent_id, std::int64_t version, const Json& definition,
+    std::shared_ptr<const Catalog> catalog) {
+  AgentDef def = parseAndValidateAgent(definition, agent_id, *catalog);
+  auto agent = std::make_shared<CompiledAgent>();
+  agent->agent_id = agent_id;
+  agent->version = version;
+  agent->name = def.name;
+  agent->definition = definition;
+  agent->catalog = catalog;
+  std::vector<ValidationIssue> issues;
+  for (const BlueprintDef& bp_def : def.blueprints) {
+    auto bp = std::make_unique<CompiledBlueprint>();
+    bp->id = bp_def.id;
+    bp->name = bp_def.name;
+    bp->blocks.resize(bp_def.blocks.size());
+    for (std::size_t i = 0; i < bp_def.blocks.size(); ++i)
+      bp->index.emplace(bp_def.blocks[i].id, i);
+    for (std::size_t i = 0; i < bp_def.blocks.size(); ++i) {
+      const BlockDef& bd = bp_def.blocks[i];
+      CompiledBlock& block = bp->blocks[i];
+      block.id = bd.id;
+      block.type = catalog->findShared(bd.type);
+      for (const auto& [state, targets] : bd.next) {
+        std::vector<std::size_t> idx;
+        for (const auto& t : targets) idx.push_back(bp->index.at(t));
+        block.next.emplace_back(state, std::move(idx));
+      }
+      compileFields(bd, block);
+      if (block.type->role == "trigger") bp->trigger = static_cast<long>(i);
+      if (block.type->vtable->create != nullptr) {
+        std::string config = bd.fields.dump(), error;
+        bp_sink sink{&error, [](void* ctx, const char* d, std::size_t n) {
+                       static_cast<std::string*>(ctx)->append(d, n);
+                     }};
+        block.instance = block.type->vtable->create(config.data(), config.size(), &sink);
+        if (block.instance == nullptr)
+          issues.push_back({bp_def.id, bd.id, "",
+                            "the block refused its configuration: " +
+                                (error.empty() ? std::string("no reason given") : error)});
+      }
+    }
+    if (bp->trigger >= 0)
+      bp->api_graph = buildSubgraph(*bp, {static_cast<std::size_t>(bp->trigger)});
+    {
+      std::vector<std::uint32_t> incoming(bp->blocks.size(), 0);
+      for (const auto& b : bp->blocks)
+        for (const auto& [state, targets] : b.next)
+          if (!b.type->isBranchState(state))
+            for (std::size_t t : targets) ++incoming[t];
+      std::vector<std::size_t> roots;
+      for (std::size_t i = 0; i < bp->blocks.size(); ++i)
+        if (incoming[i] == 0 && static_cast<long>(i) != bp->trigger) roots.push_back(i);
+      // Branch-only blocks are reached through their owner, not as roots of the whole graph.
+      std::vector<char> in_branch(bp->blocks.size(), 0);
+      for (const auto& b : bp->blocks)
+        for (const auto& [state, targets] : b.next)
+          if (b.type->isBranchState(state))
+            for (std::size_t t : targets) in_branch[t] = 1;
+      std::vector<std::size_t> whole_roots;
+      if (bp->trigger >= 0) whole_roots.push_back(static_cast<std::size_t>(bp->trigger));
+      for (std::size_t r : roots)
+        if (!in_branch[r]) whole_roots.push_back(r);
+      bp->whole_graph = buildSubgraph(*bp, whole_roots);
+    }
+    for (std::size_t i = 0; i < bp->blocks.size(); ++i) {
+      const CompiledBlock& b = bp->blocks[i];
+      for (const auto& [state, targets] : b.next)
+        if (b.type->isBranchState(state))
+          bp->branch_graphs.emplace(std::make_pair(i, state), buildSubgraph(*bp, targets));
+    }
+    agent->blueprints.emplace(bp->id, std::move(bp));
+  }
+  if (!issues.empty()) throw DefinitionError(std::move(issues));
+  return agent;
+}
+
+const CompiledBlueprint* CompiledAgent::find(const std::string& blueprint_id) const {
+  auto it = blueprints.find(blueprint_id);
+  return it == blueprints.end() ? nullptr : it->second.get();
+}
+
+}  // namespace blueprint::host

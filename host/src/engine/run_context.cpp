@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: Apache-2.0
+// Execution: the scheduler of DESIGN §3. A block is ready once every predecessor inside the
+// subgraph is final; it runs if at least one incoming edge's end state matched, else it is
+// skipped and the skip propagates. Ready blocks run on "lanes": the calling thread is the first
+// lane, and a lane that finds more ready blocks than it can take starts another thread, so a
+// linear chain never leaves the request thread and only real fan-out pays for threads.
+#include "engine/run_context.hpp"
+
+#include <cstdlib>
+
+namespace blueprint::host {
+
+namespace {
+constexpr int kMaxLanesPerExecution = 16;
+
+std::string renderText(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+}  // namespace
+
+RunShared::RunShared(const CompiledAgent& a, const RunOptions& o, RunObserver& obs, RunControl& c)
+    : agent(a),
+      options(o),
+      observer(obs),
+      control(c),
+      deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(o.limits.timeout_ms)) {}
+
+void RunShared::setLimitError(const std::string& message) {
+  std::lock_guard<std::mutex> lock(limit_mutex);
+  if (limit_error.empty()) limit_error = message;
+  limit_hit.store(true, std::memory_order_release);
+}
+
+std::string RunShared::limitError() {
+  std::lock_guard<std::mutex> lock(limit_mutex);
+  return limit_error;
+}
+
+Execution::Execution(RunShared& run, const CompiledBlueprint& blueprint, const Subgraph& graph,
+                     Execution* parent, bool inherit_results, std::shared_ptr<const Json> payload,
+                     Json scope_vars, Json entry_result, int depth)
+    : run_(run),
+      blueprint_(blueprint),
+      graph_(graph),
+      parent_(parent),
+      inherit_results_(inherit_results),
+      payload_(std::move(payload)),
+      scope_vars_(std::move(scope_vars)),
+      entry_result_(std::move(entry_result)),
+      depth_(depth),
+      remaining_(graph.indegree),
+      fired_from_(blueprint.blocks.size(), -1),
+      outputs_(blueprint.blocks.size()),
+      messages_(blueprint.blocks.size()),
+      done_(blueprint.blocks.size(), 0) {}
+
+Execution::~Execution() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+bool Execution::stopRequested() const {
+  if (run_.control.cancelled() || run_.timedOut() || run_.limit_hit.load(std::memory_order_acquire))
+    return true;
+  for (const Execution* e = this; e != nullptr; e = e->parent_)
+    if (e->stopped_.load(std::memory_order_acquire)) return true;
+  return false;
+}
+
+bool Execution::sleepFor(std::uint64_t ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  const auto deadline = std::min(until, run_.deadline);
+  while (!stopRequested()) {
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    run_.control.waitUntil(deadline);
+  }
+  return !stopRequested() && std::chrono::steady_clock::now() >= until;
+}
+
+void Execution::stop() {
+  stopped_.store(true, std::memory_order_release);
+  run_.control.wake();
+}
+
+ExecutionResult Execution::execute() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t e : graph_.entries) {
+      fired_from_[e] = -2;
+      if (remaining_[e] == 0) ready_.push_back(e);
+    }
+    lanes_ = 1;
+  }
+  lane();
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    lanes_done_.wait(lock, [&] { return lanes_ == 0; });
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (result_.status == ExecutionResult::Status::Finished && !result_.return_value &&
+      (run_.control.cancelled() || run_.timedOut() ||
+       (parent_ != nullptr && parent_->stopRequested()))) {
+    // Stopped from outside before a result: a cancel, a timeout, or a Return Value elsewhere.
+    result_.status = ExecutionResult::Status::Cancelled;
+  }
+  return result_;
+}
+
+void Execution::lane() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!ready_.empty() && !stopped_.load(std::memory_order_relaxed)) {
+    const std::size_t b = ready_.front();
+    ready_.pop_front();
+    if (!ready_.empty() && lanes_ < kMaxLanesPerExecution) {
+      ++lanes_;
+      threads_.emplace_back([this] { lane(); });
+    }
+    lock.unlock();
+    BlockOutcome outcome = runBlock(b);
+    lock.lock();
+    complete(b, std::move(outcome));
+  }
+  if (--lanes_ == 0) lanes_done_.notify_all();
+}
+
+void Execution::markReadyOrSkip(std::size_t first) {
+  // Iterative skip propagation: a skipped block counts as final for its successors.
+  std::vector<std::size_t> stack{first};
+  while (!stack.empty()) {
+    std::size_t t = stack.back();
+    stack.pop_back();
+    if (fired_from_[t] != -1) {
+      ready_.push_back(t);
+      continue;
+    }
+    const CompiledBlock& skipped = blueprint_.blocks[t];
+    for (const auto& [state, targets] : skipped.next) {
+      if (skipped.type->isBranchState(state)) continue;
+      for (std::size_t n : targets)
+        if (graph_.member[n] && --remaining_[n] == 0) stack.push_back(n);
+    }
+  }
+}
+
+void Execution::complete(std::size_t b, BlockOutcome outcome) {
+  if (stopped_.load(std::memory_order_relaxed)) return;  // a Return Value already won
+  const CompiledBlock& block = blueprint_.blocks[b];
+  if (outcome.kind == BlockOutcome::Kind::Cancelled) {
+    result_.status = ExecutionResult::Status::Cancelled;
+    std::string limit = run_.limitError();
+    if (!limit.empty()) {
+      result_.status = ExecutionResult::Status::Failed;
+      result_.error = limit;
+    }
+    stop();
+    return;
+  }
+  const std::vector<std::size_t>* targets = block.targets(outcome.end_state);
+  const bool handled =
+      targets != nullptr && !targets->empty() && !block.type->isBranchState(outcome.end_state);
+  if (outcome.kind == BlockOutcome::Kind::Failed && !handled) {
+    result_.status = ExecutionResult::Status::Failed;
+    result_.error = block.id + ": " + outcome.message;
+    stop();
+    return;
+  }
+  messages_[b] = std::move(outcome.message);
+  if (outcome.kind == BlockOutcome::Kind::Done) {
+    outputs_[b] = std::move(outcome.output);
+    done_[b] = 1;
+    if (block.type->role == "return") {
+      result_.return_value = outputs_[b];
+      stop();  // the first Return Value wins; other branches are cancelled
+      return;
+    }
+  } else {
+    outputs_[b] = std::move(outcome.output);  // a failed block's result is still @{result}
+  }
+  for (const auto& [state, next] : block.next) {
+    if (block.type->isBranchState(state)) continue;
+    const bool fired = state == outcome.end_state;
+    for (std::size_t t : next) {
+      if (!graph_.member[t]) continue;
+      if (fired) fired_from_[t] = static_cast<long>(b);
+      if (--remaining_[t] == 0) markReadyOrSkip(t);
+    }
+  }
+}
+
+// ---- environment ----
+
+Json Execution::lookup(std::size_t b, const Path& path) const {
+  if (path.segments.empty()) return nullptr;
+  const std::string& head = path.segments[0];
+  if (head == "result" || head == "message") {
+    const long from = fired_from_[b];  // final before b became ready: no lock needed
+    const Json* base = nullptr;
+    Json message;
+    if (head == "result") {
+      base = from >= 0 ? &outputs_[static_cast<std::size_t>(from)] : &entry_result_;
+    } else {
+      if (from >= 0 && !messages_[static_cast<std::size_t>(from)].empty())
+        message = messages_[static_cast<std::size_t>(from)];
+      else if (from < 0 && scope_vars_.is_object() && scope_vars_.contains("message"))
+        message = scope_vars_["message"];
+      base = &message;
+    }
+    const Json* v = walkPath(*base, path.segments, 1);
+    return v != nullptr ? *v : Json(nullptr);
+  }
+  if (head == "results") return lookupResults(path);
+  if (head == "payload") {
+    const Json* v = walkPath(*payload_, path.segments, 1);
+    return v != nullptr ? *v : Json(nullptr);
+  }
+  if (head == "state") {
+    std::lock_guard<std::mutex> lock(run_.state_mutex);
+    const Json* v = walkPath(run_.state, path.segments, 1);
+    return v != nullptr ? *v : Json(nullptr);
+  }
+  if (!head.empty() && head[0] == '$') {
+    const std::string name = head.substr(1);
+    if (run_.options.env_allow == nullptr || run_.options.env_allow->count(name) == 0)
+      return nullptr;
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return nullptr;
+    return Json(std::string(value));
+  }
+  return lookupScope(path);
+}
+
+Json Execution::lookupResults(const Path& path) const {
+  if (path.segments.size() < 2) {
+    Json all = Json::object();
+    for (const Execution* e = this; e != nullptr; e = e->inherit_results_ ? e->parent_ : nullptr) {
+      std::lock_guard<std::mutex> lock(e->mutex_);
+      for (std::size_t i = 0; i < e->blueprint_.blocks.size(); ++i)
+        if (e->done_[i] && !all.contains(e->blueprint_.blocks[i].id))
+          all[e->blueprint_.blocks[i].id] = e->outputs_[i];
+      if (!e->inherit_results_) break;
+    }
+    return all;
+  }
+  for (const Execution* e = this; e != nullptr; e = e->parent_) {
+    auto it = e->blueprint_.index.find(path.segments[1]);
+    if (it != e->blueprint_.index.end()) {
+      std::lock_guard<std::mutex> lock(e->mutex_);
+      if (e->done_[it->second]) {
+        const Json* v = walkPath(e->outputs_[it->second], path.segments, 2);
+        return v != nullptr ? *v : Json(nullptr);
+      }
+    }
+    if (!e->inherit_results_) break;
+  }
+  return nullptr;
+}
+
+Json Execution::lookupScope(const Path& path) const {
+  for (const Execution* e = this; e != nullptr; e = e->parent_) {
+    if (e->scope_vars_.is_object()) {
+      auto it = e->scope_vars_.find(path.segments[0]);
+      if (it != e->scope_vars_.end()) {
+        const Json* v = walkPath(*it, path.segments, 1);
+        return v != nullptr ? *v : Json(nullptr);
+      }
+    }
+  }
+  return nullptr;
+}
+
+std::optional<Json> Execution::stateGet(const Path& path) const {
+  std::lock_guard<std::mutex> lock(run_.state_mutex);
+  const Json* v = walkPath(run_.state, path.segments, 0);
+  if (v == nullptr) return std::nullopt;
+  return *v;
+}
+
+bool Execution::stateSet(const Path& path, Json value, std::string& error) {
+  if (path.segments.empty() || path.text.empty()) {
+    error = "state key is empty";
+    return false;
+  }
+  for (const auto& s : path.segments)
+    if (s.empty()) {
+      error = "state key '" + path.text + "' has an empty segment";
+      return false;
+    }
+  std::lock_guard<std::mutex> lock(run_.state_mutex);
+  Json* node = &run_.state;
+  for (std::size_t i = 0; i + 1 < path.segments.size(); ++i) {
+    if (!node->is_object()) *node = Json::object();  // missing or scalar parents become objects
+    node = &(*node)[path.segments[i]];
+  }
+  if (!node->is_object()) *node = Json::object();
+  (*node)[path.segments.back()] = std::move(value);
+  return true;
+}
+
+// ---- nested runs ----
+
+ExecutionResult Execution::runBranch(std::size_t b, const std::string& end_state,
+                                     const Json& scope) {
+  ExecutionResult r;
+  if (depth_ + 1 > run_.options.limits.max_depth) {
+    r.status = ExecutionResult::Status::Failed;
+    r.error = "nesting exceeds the max depth of " + std::to_string(run_.options.limits.max_depth);
+    return r;
+  }
+  auto it = blueprint_.branch_graphs.find({b, end_state});
+  if (it == blueprint_.branch_graphs.end() || it->second.entries.empty()) return r;  // empty body
+  Json entry_result = scope.is_object() && scope.contains("item") ? scope["item"] : Json(nullptr);
+  Execution branch(run_, blueprint_, it->second, this, true, payload_, scope,
+                   std::move(entry_result), depth_ + 1);
+  return branch.execute();
+}
+
+ExecutionResult Execution::runBlueprint(const std::string& blueprint_id, const Json& payload) {
+  ExecutionResult r;
+  if (depth_ + 1 > run_.options.limits.max_depth) {
+    r.status = ExecutionResult::Status::Failed;
+    r.error = "nesting exceeds the max depth of " + std::to_string(run_.options.limits.max_depth) +
+              " (run_blueprint calls itself?)";
+    return r;
+  }
+  const CompiledBlueprint* target = run_.agent.find(blueprint_id);
+  if (target == nullptr) {
+    r.status = ExecutionResult::Status::Failed;
+    r.error = "blueprint '" + blueprint_id + "' does not exist in agent '" + run_.agent.agent_id +
+              "' version " + std::to_string(run_.agent.version);
+    return r;
+  }
+  const Subgraph& graph = target->trigger >= 0 ? target->api_graph : target->whole_graph;
+  Execution sub(run_, *target, graph, this, false, std::make_shared<const Json>(payload),
+                Json::object(), payload, depth_ + 1);
+  return sub.execute();
+}
+
+// ---- one block ----
+
+namespace {
+
+/// Converts a rendered value to the field's manifest type (DESIGN §3: literal or convertible text).
+bool convertField(const FieldSpec& spec, Json& value, std::string& error) {
+  if (value.is_null() || spec.type == "any" || spec.type == "json") return true;
+  if (spec.type == "string") {
+    if (!value.is_string()) value = renderText(value);
+    return true;
+  }
+  if (!value.is_string()) {
+    const bool ok = (spec.type == "number" && value.is_number()) ||
+                    (spec.type == "boolean" && value.is_boolean()) ||
+                    (spec.type == "object" && value.is_object()) ||
+                    (spec.type == "list" && value.is_array());
+    if (!ok) error = "is not a " + spec.type;
+    return ok;
+  }
+  const std::string text = value.get<std::string>();
+  if (spec.type == "boolean") {
+    if (text == "true" || text == "True")
+      value = true;
+    else if (text == "false" || text == "False")
+      value = false;
+    else {
+      error = "'" + text + "' is not a boolean (true or false)";
+      return false;
+    }
+    return true;
+  }
+  Json parsed = Json::parse(text, nullptr, false);
+  const bool ok = !parsed.is_discarded() && ((spec.type == "number" && parsed.is_number()) ||
+                                             (spec.type == "object" && parsed.is_object()) ||
+                                             (spec.type == "list" && parsed.is_array()));
+  if (!ok) {
+    error = "'" + (text.size() > 80 ? text.substr(0, 80) + "…" : text) + "' is not a " +
+            (spec.type == "list"     ? std::string("JSON list")
+             : spec.type == "object" ? std::string("JSON object")
+                                     : spec.type);
+    return false;
+  }
+  value = std::move(parsed);
+  return true;
+}
+
+class BlockEnv final : public TemplateEnv {
+ public:
+  BlockEnv(const Execution& e, std::size_t b) : execution_(e), block_(b) {}
+  Json lookup(const Path& path) const override { return execution_.lookup(block_, path); }
+
+ private:
+  const Execution& execution_;
+  std::size_t block_;
+};
+
+void appendToString(void* ctx, const char* data, std::size_t size) {
+  static_cast<std::string*>(ctx)->append(data, size);
+}
+
+}  // namespace
+
+BlockOutcome Execution::runBlock(std::size_t b) {
+  const CompiledBlock& block = blueprint_.blocks[b];
+  BlockOutcome out;
+  if (stopRequested()) {
+    if (run_.timedOut())
+      run_.setLimitError(block.id + ": run exceeded its timeout of " +
+                         std::to_string(run_.options.limits.timeout_ms) + " ms");
+    out.kind = BlockOutcome::Kind::Cancelled;
+    return out;
+  }
+  if (run_.steps.fetch_add(1, std::memory_order_relaxed) + 1 > run_.options.limits.max_steps) {
+    run_.setLimitError(block.id + ": run exceeded its limit of " +
+                       std::to_string(run_.options.limits.max_steps) + " steps");
+    run_.control.wake();
+    out.kind = BlockOutcome::Kind::Cancelled;
+    return out;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<Json> logs;
+  auto finishTrace = [&](const BlockOutcome& o) {
+    Json entry = {
+        {"block", block.id},
+        {"type", block.type->type},
+        {"end_state", o.kind == BlockOutcome::Kind::Cancelled ? "cancelled" : o.end_state},
+        {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count()}};
+    if (depth_ > 0) {
+      entry["blueprint"] = blueprint_.id;
+      entry["depth"] = depth_;
+    }
+    if (o.kind == BlockOutcome::Kind::Failed) entry["error"] = o.message;
+    if (!logs.empty()) entry["logs"] = std::move(logs);
+    std::lock_guard<std::mutex> lock(run_.trace_mutex);
+    run_.trace.push_back(std::move(entry));
+  };
+
+  // Render fields (DESIGN §3): templates, then conversion to the manifest type.
+  BlockEnv env(*this, b);
+  Json fields = Json::object();
+  std::vector<Json> rendered(block.fields.size());
+  for (std::size_t i = 0; i < block.fields.size(); ++i) {
+    const CompiledField& f = block.fields[i];
+    if (!f.templated) {
+      rendered[i] = f.literal;
+      continue;
+    }
+    bool json_mode = f.json_always;
+    if (f.json_when_index >= 0) {
+      const Json& other = rendered[static_cast<std::size_t>(f.json_when_index)];
+      json_mode = other.is_string() && other.get<std::string>() == f.spec->json_when_value;
+    }
+    try {
+      rendered[i] = json_mode ? f.json.render(env) : f.text.render(env);
+    } catch (const std::exception& e) {
+      out.kind = BlockOutcome::Kind::Failed;
+      out.end_state = "error";
+      out.message = "field '" + f.name + "': " + e.what();
+      finishTrace(out);
+      return out;
+    }
+    std::string error;
+    if (!convertField(*f.spec, rendered[i], error)) {
+      out.kind = BlockOutcome::Kind::Failed;
+      out.end_state = "error";
+      out.message = "field '" + f.name + "' " + error;
+      finishTrace(out);
+      return out;
+    }
+  }
+  for (std::size_t i = 0; i < block.fields.size(); ++i)
+    fields[block.fields[i].name] = std::move(rendered[i]);
+  const std::string fields_text = fields.dump();
+
+  if (!block.type->instant) run_.observer.onWait();
+
+  BlockCall call{this, b, &logs};
+  bp_host_api api = makeHostApi(&call);
+  std::string output_text, error_text, end_state;
+  bp_run_args args{};
+  args.struct_size = sizeof(bp_run_args);
+  args.fields_json = fields_text.data();
+  args.fields_size = fields_text.size();
+  args.host = &api;
+  args.output = bp_sink{&output_text, &appendToString};
+  args.error = bp_sink{&error_text, &appendToString};
+  args.end_state = bp_sink{&end_state, &appendToString};
+  const bp_status status = block.type->vtable->run(block.instance, &args);
+
+  if (status == BP_STATUS_CANCELLED || (status != BP_STATUS_OK && stopRequested())) {
+    if (run_.timedOut())
+      run_.setLimitError(block.id + ": run exceeded its timeout of " +
+                         std::to_string(run_.options.limits.timeout_ms) + " ms");
+    out.kind = BlockOutcome::Kind::Cancelled;
+    finishTrace(out);
+    return out;
+  }
+  out.kind = status == BP_STATUS_OK ? BlockOutcome::Kind::Done : BlockOutcome::Kind::Failed;
+  out.end_state = !end_state.empty() ? end_state : status == BP_STATUS_OK ? "success" : "error";
+  out.message = std::move(error_text);
+  if (out.kind == BlockOutcome::Kind::Failed && out.message.empty())
+    out.message = "failed without a message";
+  if (output_text.size() > run_.options.limits.max_output_bytes) {
+    out.kind = BlockOutcome::Kind::Failed;
+    out.end_state = "error";
+    out.message = "output of " + std::to_string(output_text.size()) +
+                  " bytes exceeds the run's max output size of " +
+                  std::to_string(run_.options.limits.max_output_bytes) + " bytes";
+  } else if (!output_text.empty()) {
+    out.output = Json::parse(output_text, nullptr, false);
+    if (out.output.is_discarded()) {
+      out.output = nullptr;
+      out.kind = BlockOutcome::Kind::Failed;
+      out.end_state = "error";
+      out.message = "the block returned output that is not valid JSON";
+    }
+  }
+  // A failure without a chosen end state keeps its own message even when the type declares no
+  // `error` end state (delay): no edge can handle it, so the run stops with that message.
+  const bool implicit_error = out.kind == BlockOutcome::Kind::Failed && end_state.empty();
+  if (!implicit_error && !block.type->hasEndState(out.end_state)) {
+    out.message =
+        "the block ended in end state '" + out.end_state + "', which its manifest does not declare";
+    out.kind = BlockOutcome::Kind::Failed;
+    out.end_state = "error";
+  }
+  finishTrace(out);
+  return out;
+}
+
+}  // namespace blueprint::host

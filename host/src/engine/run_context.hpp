@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// run_context.hpp: the engine's internals. RunShared is what one top-level run shares across its
+// sub-runs and branches (limits, state, trace, cancellation); Execution schedules one subgraph
+// (the API graph, a loop branch, or a sub-blueprint); BlockCall is one block execution, the ctx
+// behind bp_host_api.
+#pragma once
+
+#include <blueprint/block_abi.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/runner.hpp"
+
+namespace blueprint::host {
+
+class Execution;
+
+/// State of one top-level run, shared by everything it starts.
+struct RunShared {
+  const CompiledAgent& agent;
+  const RunOptions& options;
+  RunObserver& observer;
+  RunControl& control;
+  std::chrono::steady_clock::time_point deadline;
+  std::atomic<std::int64_t> steps{0};
+  std::atomic<std::size_t> delta_bytes{0};
+
+  std::mutex state_mutex;
+  Json state = Json::object();
+
+  std::mutex trace_mutex;
+  Json trace = Json::array();
+
+  /// Set once the run's own limit (timeout, steps) ended it; names the limit.
+  std::mutex limit_mutex;
+  std::string limit_error;
+  std::atomic<bool> limit_hit{false};
+
+  RunShared(const CompiledAgent& a, const RunOptions& o, RunObserver& obs, RunControl& c);
+  bool timedOut() const { return std::chrono::steady_clock::now() >= deadline; }
+  void setLimitError(const std::string& message);
+  std::string limitError();
+};
+
+/// The outcome of one block execution.
+struct BlockOutcome {
+  enum class Kind { Done, Failed, Cancelled };
+  Kind kind = Kind::Done;
+  std::string end_state;
+  Json output;
+  std::string message;
+};
+
+/// What an Execution ended with.
+struct ExecutionResult {
+  enum class Status { Finished, Failed, Cancelled };
+  Status status = Status::Finished;
+  std::optional<Json> return_value;
+  std::string error;
+};
+
+/// Schedules one subgraph of a blueprint (DESIGN §3 scheduling rules).
+class Execution {
+ public:
+  /// `parent` is the execution whose block started this one (nullptr for the top level);
+  /// `inherit_results` makes `results.<id>` of the parent visible (loop branches).
+  Execution(RunShared& run, const CompiledBlueprint& blueprint, const Subgraph& graph,
+            Execution* parent, bool inherit_results, std::shared_ptr<const Json> payload,
+            Json scope_vars, Json entry_result, int depth);
+  ~Execution();
+
+  ExecutionResult execute();
+
+  /// True when this execution or an ancestor was stopped, the run cancelled or timed out.
+  bool stopRequested() const;
+  /// Sleeps up to `ms`; false when cut short by a stop.
+  bool sleepFor(std::uint64_t ms);
+
+  RunShared& run() { return run_; }
+  const CompiledBlueprint& blueprint() const { return blueprint_; }
+  int depth() const { return depth_; }
+  const std::shared_ptr<const Json>& payload() const { return payload_; }
+
+  /// Environment lookups for block `b` (templates and env_get). Null when absent.
+  Json lookup(std::size_t b, const Path& path) const;
+  /// The run-scoped state at `path` (whole state for an empty path); nullopt when absent.
+  std::optional<Json> stateGet(const Path& path) const;
+  /// Sets state at a dot path, creating parents; false with `error` for an empty path.
+  bool stateSet(const Path& path, Json value, std::string& error);
+
+  /// Runs the branch of block `b` behind `end_state` with `scope` added to the environment.
+  ExecutionResult runBranch(std::size_t b, const std::string& end_state, const Json& scope);
+  /// Runs another blueprint of the same agent version with `payload`.
+  ExecutionResult runBlueprint(const std::string& blueprint_id, const Json& payload);
+
+ private:
+  void lane();
+  BlockOutcome runBlock(std::size_t b);
+  void complete(std::size_t b, BlockOutcome outcome);
+  void markReadyOrSkip(std::size_t t);
+  void stop();
+  Json lookupResults(const Path& path) const;
+  Json lookupScope(const Path& path) const;
+
+  RunShared& run_;
+  const CompiledBlueprint& blueprint_;
+  const Subgraph& graph_;
+  Execution* parent_;
+  bool inherit_results_;
+  std::shared_ptr<const Json> payload_;
+  Json scope_vars_;
+  Json entry_result_;
+  int depth_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable lanes_done_;
+  std::vector<std::uint32_t> remaining_;
+  std::vector<long> fired_from_;  ///< -1 none, -2 entry, else the predecessor whose edge fired
+  std::vector<Json> outputs_;
+  std::vector<std::string> messages_;
+  std::vector<char> done_;  ///< output final and visible as results.<id>
+  std::deque<std::size_t> ready_;
+  int lanes_ = 0;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopped_{false};
+  ExecutionResult result_;
+};
+
+/// One block execution: the ctx behind bp_host_api.
+struct BlockCall {
+  Execution* execution;
+  std::size_t block;
+  std::vector<Json>* logs;
+};
+
+/// The host services table for a block call (host_api.cpp).
+bp_host_api makeHostApi(BlockCall* call);
+
+}  // namespace blueprint::host

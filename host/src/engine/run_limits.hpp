@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+// run_limits.hpp: the per-run limits of DESIGN §3, configurable in the host config.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace blueprint::host {
+
+/// Limits that bound every run; a run past one ends in an error naming it.
+struct RunLimits {
+  /// Blocks executed in one run, sub-runs and loop iterations included.
+  std::int64_t max_steps = 10000;
+  /// Nesting of run_blueprint and for_each branches.
+  int max_depth = 32;
+  /// Wall-clock time of the whole run.
+  std::int64_t timeout_ms = 600000;
+  /// Size of one block's output, and of all streamed deltas together, as JSON text.
+  std::size_t max_output_bytes = 10u << 20;
+};
+
+}  // namespace blueprint::host

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+// runner.hpp: the one engine (DESIGN §3, §9). Runs a compiled blueprint from its trigger:
+// schedules ready blocks (concurrently when independent), renders their fields, calls them
+// through the C ABI, routes by end state, and ends at the first Return Value, an unhandled error,
+// a limit, or cancellation. The HTTP trigger handler and the job worker both call Runner::run.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "engine/compiled_blueprint.hpp"
+#include "engine/run_limits.hpp"
+#include "storage/storage.hpp"
+
+namespace blueprint::host {
+
+/// Receives what a run streams. Calls may come from several block threads at once.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  /// A block emitted `text` (one SSE `{"delta": text}` event).
+  virtual void onDelta(std::string_view text) = 0;
+  /// The run is about to wait (a block that may block, a sleep): buffered events should be
+  /// written now.
+  virtual void onWait() {}
+};
+
+/// Cancels a run from outside (the cancel endpoint, a lost lease, shutdown). Thread-safe.
+class RunControl {
+ public:
+  /// Requests cancellation; the run stops at the next block boundary or cancellable wait.
+  void cancel();
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  /// Wakes sleepers so they re-check their stop conditions.
+  void wake();
+  /// Waits until `deadline` or a wake(); returns when either happens.
+  void waitUntil(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::uint64_t wakes_ = 0;
+};
+
+/// How a run ended.
+struct RunResult {
+  enum class Status { Completed, Error, Cancelled };
+  Status status = Status::Completed;
+  /// The Return Value, if one fired.
+  std::optional<Json> return_value;
+  /// "<block id>: <message>" for errors.
+  std::string error;
+  /// [{"block","type","end_state","duration_us","error"?,"logs"?}…]
+  Json trace = Json::array();
+};
+
+/// Everything a run needs besides the blueprint.
+struct RunOptions {
+  RunLimits limits;
+  /// Names `@{$NAME}` may read; others resolve to null.
+  const std::set<std::string>* env_allow = nullptr;
+  /// Backs the kv_* host services (kv_storage), namespaced per agent; null: no key-value store.
+  Storage* storage = nullptr;
+  /// Operator settings per block type (`block_settings` in the host config): type → object.
+  const Json* block_settings = nullptr;
+};
+
+class Runner {
+ public:
+  /// Runs `blueprint` of `agent` with `payload` as the request body. Starts at the trigger (or
+  /// at every root block when the blueprint has none). Never throws for block failures.
+  static RunResult run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
+                       const Json& payload, const RunOptions& options, RunObserver& observer,
+                       RunControl& control);
+};
+
+}  // namespace blueprint::host

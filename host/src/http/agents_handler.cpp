@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent endpoints (DESIGN §2): drafts, deploy/rollback, undeploy. Admin scope.
+#include "http/handlers.hpp"
+#include "http/http_error.hpp"
+
+namespace blueprint::host {
+
+void handleListAgents(RequestContext& ctx) {
+  sendJson(ctx.response, 200, {{"agents", ctx.services.agents->listDeployed()}});
+}
+
+void handlePutAgent(RequestContext& ctx) {
+  if (ctx.params[0] == "jobs")
+    throw ApiError(400, "invalid_request", "'jobs' is reserved and cannot be an agent id");
+  Json body = readJsonBody(ctx, false);
+  sendJson(ctx.response, 200, ctx.services.agents->putDraft(ctx.params[0], body));
+}
+
+void handleGetAgent(RequestContext& ctx) {
+  sendJson(ctx.response, 200, ctx.services.agents->describe(ctx.params[0]));
+}
+
+void handleDeleteAgent(RequestContext& ctx) {
+  ctx.services.agents->remove(ctx.params[0]);
+  sendJson(ctx.response, 200, {{"id", ctx.params[0]}, {"deleted", true}});
+}
+
+void handleDeploy(RequestContext& ctx) {
+  Json body = readJsonBody(ctx, true);
+  std::optional<std::int64_t> version;
+  if (!body.is_null()) {
+    if (!body.is_object())
+      throw ApiError(400, "invalid_request", "deploy body must be empty or {\"version\": N}");
+    if (body.contains("version")) {
+      if (!body["version"].is_number_integer() || body["version"].get<std::int64_t>() < 1)
+        throw ApiError(400, "invalid_request", "\"version\" must be a positive whole number");
+      version = body["version"].get<std::int64_t>();
+    }
+  }
+  sendJson(ctx.response, 200, ctx.services.agents->deploy(ctx.params[0], version));
+}
+
+void handleUndeploy(RequestContext& ctx) {
+  sendJson(ctx.response, 200, ctx.services.agents->undeploy(ctx.params[0]));
+}
+
+}  // namespace blueprint::host

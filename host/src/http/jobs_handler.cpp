@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+// The job endpoints (DESIGN §2): poll, follow events, cancel, retry, list. A job is either live
+// in this host's RunRegistry (every sync run, and async runs executing here) or in storage.
+#include <limits>
+#include <thread>
+
+#include "http/handlers.hpp"
+#include "http/http_error.hpp"
+#include "jobs/run_events.hpp"
+
+namespace blueprint::host {
+
+namespace {
+
+bool isFinished(const std::string& status) {
+  return status == job_status::kCompleted || status == job_status::kError ||
+         status == job_status::kCancelled;
+}
+
+ApiError jobNotFound(const std::string& id) {
+  return ApiError(404, "job_not_found", "job '" + id + "' does not exist (or has expired)");
+}
+
+/// The freshest view of a job: the live run if this host has it, else storage.
+std::optional<JobRecord> findJob(HostServices& s, const std::string& id) {
+  if (auto live = s.registry->find(id)) return live->snapshot();
+  return s.storage->getJob(id);
+}
+
+}  // namespace
+
+void handleGetJob(RequestContext& ctx) {
+  std::optional<JobRecord> job = findJob(ctx.services, ctx.params[0]);
+  if (!job) throw jobNotFound(ctx.params[0]);
+  sendJson(ctx.response, 200, jobToJson(*job));
+}
+
+void handleJobEvents(RequestContext& ctx) {
+  HostServices& s = ctx.services;
+  const std::string& id = ctx.params[0];
+  std::shared_ptr<LiveRun> live = s.registry->find(id);
+  std::optional<JobRecord> stored;
+  if (!live) {
+    stored = s.storage->getJob(id);
+    if (!stored) throw jobNotFound(id);
+  }
+  SseStream stream(ctx.response, nullptr, *s.heartbeat, id);
+  std::size_t sent = 0;
+  const auto give_up = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(s.config->limits.timeout_ms) +
+                       std::chrono::minutes(1);
+  bool saw_done = false;
+  auto send = [&](const std::vector<std::string>& events) {
+    for (const auto& e : events) {
+      stream.push(e);
+      if (e == run_events::done()) saw_done = true;
+    }
+    sent += events.size();
+    stream.flush();
+  };
+  while (!saw_done && !stream.callerGone() && std::chrono::steady_clock::now() < give_up) {
+    if (live) {
+      bool finished = false;
+      send(live->eventsFrom(sent, std::chrono::milliseconds(1000), finished));
+      if (finished && !saw_done) {
+        // Events of this run all arrived; a run without [DONE] (requeued on shutdown) ends here.
+        send(live->eventsFrom(sent, std::chrono::milliseconds(0), finished));
+        break;
+      }
+      continue;
+    }
+    // Not running here: replay storage, and poll it while another host (or the queue) has it.
+    send(s.storage->loadEvents(id, static_cast<std::int64_t>(sent)));
+    if (saw_done) break;
+    stored = s.storage->getJob(id);
+    if (!stored) break;
+    if (isFinished(stored->status)) {
+      send(s.storage->loadEvents(id, static_cast<std::int64_t>(sent)));
+      if (!saw_done) {
+        // Finished without stored events (cancelled while queued): close the stream properly.
+        std::vector<std::string> closing;
+        if (stored->status == job_status::kCancelled)
+          closing.push_back(run_events::cancelled(stored->error.value_or("the job was cancelled")));
+        else if (stored->status == job_status::kError)
+          closing.push_back(run_events::error(stored->error.value_or("the job failed")));
+        else if (stored->artifact)
+          closing.push_back(run_events::delta(*stored->artifact));
+        closing.push_back(run_events::done());
+        send(closing);
+      }
+      break;
+    }
+    if ((live = s.registry->find(id))) continue;  // a worker here just claimed it
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  stream.finish();
+}
+
+void handleCancelJob(RequestContext& ctx) {
+  HostServices& s = ctx.services;
+  const std::string& id = ctx.params[0];
+  std::shared_ptr<LiveRun> live = s.registry->find(id);
+  std::optional<JobRecord> stored;
+  if (!live || !live->finished()) stored = s.storage->getJob(id);
+  if (live && live->finished()) {
+    JobRecord j = live->snapshot();
+    throw ApiError(409, "job_finished", "job '" + id + "' already ended with status " + j.status);
+  }
+  if (!live && !stored) throw jobNotFound(id);
+  if (stored && isFinished(stored->status))
+    throw ApiError(409, "job_finished",
+                   "job '" + id + "' already ended with status " + stored->status);
+  if (stored) s.storage->requestCancel(id);  // queued: cancelled now; running elsewhere: flagged
+  if (live) {
+    live->control().cancel();
+    // The run stops at its next block boundary; give it a moment so the answer is final.
+    for (int i = 0; i < 100 && !live->finished(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    JobRecord j = live->snapshot();
+    if (!live->finished()) j.status = "cancelling";
+    sendJson(ctx.response, live->finished() ? 200 : 202, jobToJson(j));
+    return;
+  }
+  std::optional<JobRecord> after = s.storage->getJob(id);
+  if (!after) throw jobNotFound(id);
+  sendJson(ctx.response, after->status == job_status::kCancelled ? 200 : 202, jobToJson(*after));
+}
+
+void handleRetryJob(RequestContext& ctx) {
+  HostServices& s = ctx.services;
+  const std::string& id = ctx.params[0];
+  auto [job, retried] = s.storage->retryJob(id);
+  if (!job) {
+    // A sync run whose caller stayed lives only in memory; a failed one can still be retried.
+    std::shared_ptr<LiveRun> live = s.registry->find(id);
+    if (!live) throw jobNotFound(id);
+    JobRecord j = live->snapshot();
+    if (j.status != job_status::kError)
+      throw ApiError(
+          409, "job_not_retryable",
+          "only jobs that ended in error can be retried; job '" + id + "' is " + j.status);
+    j.status = job_status::kQueued;
+    j.artifact.reset();
+    j.error.reset();
+    j.finished_at_ms.reset();
+    j.lease_token = 0;
+    j.lease_until_ms.reset();
+    j.trace = Json::array();
+    s.storage->putJob(j);
+    s.worker->notify();
+    sendJson(ctx.response, 202, jobToJson(j));
+    return;
+  }
+  if (!retried)
+    throw ApiError(
+        409, "job_not_retryable",
+        "only jobs that ended in error can be retried; job '" + id + "' is " + job->status);
+  s.worker->notify();
+  sendJson(ctx.response, 202, jobToJson(*job));
+}
+
+void handleListJobs(RequestContext& ctx) {
+  HostServices& s = ctx.services;
+  JobQuery q;
+  q.agent_id = ctx.params[0];
+  const std::string status = ctx.queryValue("status");
+  if (!status.empty()) {
+    static const char* kStatuses[] = {job_status::kQueued, job_status::kInProgress,
+                                      job_status::kCompleted, job_status::kError,
+                                      job_status::kCancelled};
+    bool ok = false;
+    for (const char* st : kStatuses) ok = ok || status == st;
+    if (!ok)
+      throw ApiError(
+          400, "invalid_request",
+          "status '" + status + "' is not one of queued, in_progress, completed, error, cancelled");
+    q.status = status;
+  }
+  auto intParam = [&](const char* name, std::int64_t def, std::int64_t lo, std::int64_t hi) {
+    const std::string v = ctx.queryValue(name);
+    if (v.empty()) return def;
+    try {
+      std::size_t pos = 0;
+      long long n = std::stoll(v, &pos);
+      if (pos == v.size() && n >= lo && n <= hi) return static_cast<std::int64_t>(n);
+    } catch (const std::exception&) {
+    }
+    throw ApiError(400, "invalid_request",
+                   std::string(name) + " must be a whole number from " + std::to_string(lo) +
+                       " to " + std::to_string(hi));
+  };
+  q.limit = intParam("limit", 50, 1, 1000);
+  q.offset = intParam("offset", 0, 0, std::numeric_limits<std::int32_t>::max());
+  if (!s.storage->getAgent(q.agent_id))
+    throw ApiError(404, "agent_not_found", "agent '" + q.agent_id + "' does not exist");
+  JobPage page = s.storage->listJobs(q);
+  Json result = Json::array();
+  for (const auto& j : page.jobs) result.push_back(jobToJson(j));
+  sendJson(ctx.response, 200,
+           {{"result", std::move(result)},
+            {"pagination", {{"limit", q.limit}, {"offset", q.offset}}},
+            {"totalCount", page.total}});
+}
+
+}  // namespace blueprint::host

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/request_router.hpp"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/URI.h>
+
+#include "http/handlers.hpp"
+#include "http/http_error.hpp"
+
+namespace blueprint::host {
+
+namespace {
+
+std::vector<std::string> splitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    std::size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+enum class Scope { None, Invoke, Admin };
+
+Scope scopeOf(Route r) {
+  switch (r) {
+    case Route::Trigger:
+    case Route::CreateJob:
+    case Route::GetJob:
+    case Route::JobEvents:
+    case Route::CancelJob:
+    case Route::RetryJob:
+    case Route::ListJobs:
+      return Scope::Invoke;
+    case Route::Healthz:
+    case Route::Readyz:
+    case Route::Metrics:
+    case Route::OpenApi:
+    case Route::NotFound:
+      return Scope::None;
+    default:
+      return Scope::Admin;
+  }
+}
+
+}  // namespace
+
+RouteMatch matchRoute(const std::string& method, const std::string& path) {
+  RouteMatch m;
+  const std::vector<std::string> p = splitPath(path);
+  auto is = [&](std::size_t n) { return p.size() == n; };
+  auto on = [&](const char* want, Route r, std::vector<std::string> params) {
+    if (method == want) {
+      m.route = r;
+      m.params = std::move(params);
+      return true;
+    }
+    m.allowed_methods += m.allowed_methods.empty() ? want : std::string(", ") + want;
+    return false;
+  };
+  if (is(1) && p[0] == "healthz")
+    on("GET", Route::Healthz, {});
+  else if (is(1) && p[0] == "readyz")
+    on("GET", Route::Readyz, {});
+  else if (is(1) && p[0] == "metrics")
+    on("GET", Route::Metrics, {});
+  else if (p.size() >= 2 && p[0] == "v1") {
+    if (p[1] == "blocks" && is(2))
+      on("GET", Route::Blocks, {});
+    else if (p[1] == "plugins" && is(3) && p[2] == "reload")
+      on("POST", Route::ReloadPlugins, {});
+    else if (p[1] == "agents") {
+      if (is(2))
+        on("GET", Route::ListAgents, {});
+      else if (p[2] == "jobs" && is(4))
+        on("GET", Route::GetJob, {p[3]});
+      else if (p[2] == "jobs" && is(5) && p[4] == "events")
+        on("GET", Route::JobEvents, {p[3]});
+      else if (p[2] == "jobs" && is(5) && p[4] == "cancel")
+        on("POST", Route::CancelJob, {p[3]});
+      else if (p[2] == "jobs" && is(5) && p[4] == "retry")
+        on("POST", Route::RetryJob, {p[3]});
+      else if (is(3)) {
+        on("GET", Route::GetAgent, {p[2]}) || on("PUT", Route::PutAgent, {p[2]}) ||
+            on("DELETE", Route::DeleteAgent, {p[2]});
+      } else if (is(4) && p[3] == "deploy")
+        on("POST", Route::Deploy, {p[2]});
+      else if (is(4) && p[3] == "undeploy")
+        on("POST", Route::Undeploy, {p[2]});
+      else if (is(4) && p[3] == "jobs")
+        on("GET", Route::ListJobs, {p[2]});
+      else if (is(5) && p[3] == "blueprints")
+        on("POST", Route::Trigger, {p[2], p[4]});
+      else if (is(6) && p[3] == "blueprints" && p[5] == "jobs")
+        on("POST", Route::CreateJob, {p[2], p[4]});
+      else if (is(6) && p[3] == "blueprints" && p[5] == "test")
+        on("POST", Route::TestRun, {p[2], p[4]});
+    }
+  }
+  if (m.route != Route::NotFound) m.allowed_methods.clear();
+  return m;
+}
+
+namespace {
+
+class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit ApiRequestHandler(HostServices& services) : services_(services) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    Route route = Route::NotFound;
+    try {
+      Poco::URI uri(request.getURI());
+      RouteMatch match = matchRoute(request.getMethod(), uri.getPath());
+      route = match.route;
+      if (route == Route::NotFound) {
+        if (!match.allowed_methods.empty()) {
+          response.set("Allow", match.allowed_methods);
+          throw ApiError(405, "method_not_allowed",
+                         request.getMethod() + " is not allowed on " + uri.getPath() +
+                             " (allowed: " + match.allowed_methods + ")");
+        }
+        throw ApiError(404, "not_found",
+                       "no API route matches " + request.getMethod() + " " + uri.getPath());
+      }
+      RequestContext ctx{services_, request, response, std::move(match.params), {}, {}};
+      const Scope scope = scopeOf(route);
+      if (scope != Scope::None) {
+        std::optional<Principal> who =
+            services_.keys->authenticate(request.get("Authorization", ""));
+        if (!who) {
+          response.set("WWW-Authenticate", "Bearer");
+          throw ApiError(401, "unauthorized",
+                         "missing or invalid API key; send Authorization: Bearer <key>");
+        }
+        if ((scope == Scope::Admin && !who->admin) || (scope == Scope::Invoke && !who->invoke))
+          throw ApiError(403, "forbidden",
+                         "API key '" + who->name + "' lacks the " +
+                             (scope == Scope::Admin ? "admin" : "invoke") + " scope for this call");
+        ctx.principal = *who;
+      }
+      if (!uri.getRawQuery().empty()) ctx.query = uri.getQueryParameters();
+      dispatch(route, ctx);
+    } catch (const ApiError& e) {
+      respondError(response, e.status(), e.code(), e.what(), e.details());
+    } catch (const Poco::SyntaxException& e) {
+      respondError(response, 400, "invalid_request", "malformed request URI: " + e.displayText(),
+                   nullptr);
+    } catch (const std::exception& e) {
+      Poco::Logger::get("blueprint.http")
+          .error("%s %s failed: %s", request.getMethod(), request.getURI(), std::string(e.what()));
+      respondError(response, 500, "internal_error", std::string("internal error: ") + e.what(),
+                   nullptr);
+    }
+    services_.metrics->countRequest(route, static_cast<int>(response.getStatus()));
+  }
+
+ private:
+  static void respondError(Poco::Net::HTTPServerResponse& response, int status,
+                           const std::string& code, const std::string& message,
+                           const Json& details) {
+    if (response.sent()) return;  // a stream already started: it carries its own error event
+    sendError(response, status, code, message, details);
+  }
+
+  static void dispatch(Route route, RequestContext& ctx) {
+    switch (route) {
+      case Route::Trigger:
+        return handleTrigger(ctx);
+      case Route::CreateJob:
+        return handleCreateJob(ctx);
+      case Route::TestRun:
+        return handleTestRun(ctx);
+      case Route::GetJob:
+        return handleGetJob(ctx);
+      case Route::JobEvents:
+        return handleJobEvents(ctx);
+      case Route::CancelJob:
+        return handleCancelJob(ctx);
+      case Route::RetryJob:
+        return handleRetryJob(ctx);
+      case Route::ListJobs:
+        return handleListJobs(ctx);
+      case Route::ListAgents:
+        return handleListAgents(ctx);
+      case Route::PutAgent:
+        return handlePutAgent(ctx);
+      case Route::GetAgent:
+        return handleGetAgent(ctx);
+      case Route::DeleteAgent:
+        return handleDeleteAgent(ctx);
+      case Route::Deploy:
+        return handleDeploy(ctx);
+      case Route::Undeploy:
+        return handleUndeploy(ctx);
+      case Route::Blocks:
+        return handleBlocks(ctx);
+      case Route::ReloadPlugins:
+        return handleReloadPlugins(ctx);
+      case Route::Healthz:
+        return handleHealthz(ctx);
+      case Route::Readyz:
+        return handleReadyz(ctx);
+      case Route::Metrics:
+        return handleMetrics(ctx);
+      default:
+        throw ApiError(404, "not_found", "no such route");
+    }
+  }
+
+  HostServices& services_;
+};
+
+}  // namespace
+
+Poco::Net::HTTPRequestHandler* RequestRouter::createRequestHandler(
+    const Poco::Net::HTTPServerRequest&) {
+  return new ApiRequestHandler(services_);
+}
+
+}  // namespace blueprint::host

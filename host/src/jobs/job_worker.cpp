@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "jobs/job_worker.hpp"
+
+#include <Poco/Logger.h>
+
+#include "jobs/run_events.hpp"
+
+namespace blueprint::host {
+
+namespace {
+
+/// Records an async run's deltas in its LiveRun, for followers of …/events on this host.
+class LiveRunObserver final : public RunObserver {
+ public:
+  explicit LiveRunObserver(LiveRun& live) : live_(live) {}
+  void onDelta(std::string_view text) override { live_.append(run_events::delta(text)); }
+
+ private:
+  LiveRun& live_;
+};
+
+}  // namespace
+
+JobWorker::JobWorker(Storage& storage, AgentService& agents, RunRegistry& registry,
+                     const RunOptions& options, JobWorkerConfig config)
+    : storage_(storage), agents_(agents), registry_(registry), options_(options), config_(config) {}
+
+JobWorker::~JobWorker() { stop(); }
+
+void JobWorker::start() {
+  stopping_ = false;
+  for (int i = 0; i < config_.threads; ++i) threads_.emplace_back([this] { workerLoop(); });
+  lease_thread_ = std::thread([this] { leaseLoop(); });
+}
+
+void JobWorker::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+    for (auto& [id, a] : active_) a->live->control().cancel();
+    wake_.notify_all();
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  if (lease_thread_.joinable()) lease_thread_.join();
+}
+
+void JobWorker::notify() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++pending_wakes_;
+  wake_.notify_one();
+}
+
+std::size_t JobWorker::running() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return active_.size();
+}
+
+void JobWorker::workerLoop() {
+  auto& log = Poco::Logger::get("blueprint.jobs");
+  while (!stopping_) {
+    std::optional<JobRecord> job;
+    try {
+      job = storage_.claimJob(config_.lease);
+    } catch (const std::exception& e) {
+      log.error("claiming a job failed: %s", std::string(e.what()));
+    }
+    if (job) {
+      execute(std::move(*job));
+      continue;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_for(lock, config_.poll, [&] { return stopping_ || pending_wakes_ > 0; });
+    if (pending_wakes_ > 0) --pending_wakes_;
+  }
+}
+
+void JobWorker::leaseLoop() {
+  auto& log = Poco::Logger::get("blueprint.jobs");
+  const auto period = std::max(std::chrono::milliseconds(50), config_.lease / 3);
+  while (true) {
+    std::vector<std::pair<std::string, std::shared_ptr<Active>>> snapshot;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait_for(lock, period, [&] { return stopping_.load(); });
+      if (stopping_ && active_.empty()) return;
+      snapshot.assign(active_.begin(), active_.end());
+    }
+    for (auto& [id, active] : snapshot) {
+      bool cancel_requested = false;
+      bool held = false;
+      try {
+        held = storage_.renewLease(id, active->token, config_.lease, &cancel_requested);
+      } catch (const std::exception& e) {
+        log.error("renewing the lease of job %s failed: %s", id, std::string(e.what()));
+        continue;
+      }
+      if (!held) {
+        // Another host took the job over (or it finished): stop; our result would be refused.
+        active->lease_lost = true;
+        active->live->control().cancel();
+      } else if (cancel_requested) {
+        active->live->control().cancel();
+      }
+    }
+  }
+}
+
+void JobWorker::execute(JobRecord job) {
+  auto& log = Poco::Logger::get("blueprint.jobs");
+  const std::int64_t token = job.lease_token;
+  if (job.attempts > config_.max_attempts) {
+    job.status = job_status::kError;
+    job.error = "the job was attempted " + std::to_string(job.attempts - 1) +
+                " times and its host stopped each time; giving up (max attempts " +
+                std::to_string(config_.max_attempts) + ")";
+    job.finished_at_ms = nowMs();
+    storage_.appendEvents(job.job_id, {run_events::error(*job.error), run_events::done()});
+    storage_.finishJob(job, token);
+    return;
+  }
+  std::shared_ptr<LiveRun> live = registry_.add(job);
+  auto active = std::make_shared<Active>();
+  active->token = token;
+  active->live = live;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    active_[job.job_id] = active;
+    if (stopping_) live->control().cancel();
+  }
+  if (job.cancel_requested) live->control().cancel();
+  live->append({run_events::inProgress(), run_events::executing(job.blueprint_id)});
+
+  RunResult result;
+  try {
+    std::shared_ptr<const CompiledAgent> agent = agents_.version(job.agent_id, job.agent_version);
+    const CompiledBlueprint* bp = agent->find(job.blueprint_id);
+    if (bp == nullptr) {
+      result.status = RunResult::Status::Error;
+      result.error = "blueprint '" + job.blueprint_id + "' no longer exists in agent '" +
+                     job.agent_id + "' version " + std::to_string(job.agent_version);
+    } else {
+      LiveRunObserver observer(*live);
+      result = Runner::run(*agent, *bp, job.payload, options_, observer, live->control());
+    }
+  } catch (const std::exception& e) {
+    result.status = RunResult::Status::Error;
+    result.error = e.what();
+  }
+
+  const bool requeue = result.status == RunResult::Status::Cancelled &&
+                       (stopping_ || active->lease_lost) && !job.cancel_requested;
+  JobRecord final_record = job;
+  final_record.trace = result.trace;
+  if (requeue) {
+    // Shutting down: hand the job back to the queue instead of failing it (DESIGN §7 SIGTERM).
+    final_record.status = job_status::kQueued;
+    final_record.finished_at_ms.reset();
+  } else {
+    std::vector<std::string> closing;
+    run_events::appendClosing(result, closing);
+    live->append(closing);
+    final_record.finished_at_ms = nowMs();
+    switch (result.status) {
+      case RunResult::Status::Completed:
+        final_record.status = job_status::kCompleted;
+        if (result.return_value)
+          final_record.artifact = run_events::artifactText(*result.return_value);
+        break;
+      case RunResult::Status::Error:
+        final_record.status = job_status::kError;
+        final_record.error = result.error;
+        break;
+      case RunResult::Status::Cancelled:
+        final_record.status = job_status::kCancelled;
+        final_record.error = result.error;
+        break;
+    }
+  }
+  try {
+    if (!active->lease_lost) {
+      if (!requeue) storage_.appendEvents(job.job_id, live->allEvents());
+      if (!storage_.finishJob(final_record, token))
+        log.warning("job %s: the lease was taken over; this attempt's result is discarded",
+                    job.job_id);
+    }
+  } catch (const std::exception& e) {
+    log.error("storing the result of job %s failed: %s", job.job_id, std::string(e.what()));
+  }
+  live->finish(final_record);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    active_.erase(job.job_id);
+    wake_.notify_all();
+  }
+  registry_.retire(live);
+}
+
+}  // namespace blueprint::host

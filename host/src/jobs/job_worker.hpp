@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// job_worker.hpp: runs queued jobs (DESIGN §6). Worker threads claim jobs from storage with a
+// lease, run them through the same Runner as sync runs, store their events and result with the
+// lease's fencing token, and renew leases while they run. A job whose host dies is re-claimed
+// when its lease expires, so every accepted job completes or fails visibly.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "agents/agent_service.hpp"
+#include "engine/runner.hpp"
+#include "jobs/run_registry.hpp"
+#include "storage/storage.hpp"
+
+namespace blueprint::host {
+
+struct JobWorkerConfig {
+  int threads = 4;
+  std::chrono::milliseconds lease{15000};
+  /// How often idle workers look for jobs queued by other hosts (local jobs wake them at once).
+  std::chrono::milliseconds poll{500};
+  /// Attempts after which a job whose host keeps dying ends in `error`.
+  int max_attempts = 5;
+};
+
+class JobWorker {
+ public:
+  JobWorker(Storage& storage, AgentService& agents, RunRegistry& registry,
+            const RunOptions& options, JobWorkerConfig config);
+  ~JobWorker();
+
+  void start();
+  /// Stops claiming; cancels running jobs and puts them back in the queue for another host or
+  /// the next start (SIGTERM). Returns when every worker thread has ended.
+  void stop();
+  /// Wakes an idle worker: a job was just queued here.
+  void notify();
+  /// Jobs running on this host now.
+  std::size_t running();
+
+ private:
+  void workerLoop();
+  void leaseLoop();
+  void execute(JobRecord job);
+
+  struct Active {
+    std::int64_t token;
+    std::shared_ptr<LiveRun> live;
+    std::atomic<bool> lease_lost{false};
+  };
+
+  Storage& storage_;
+  AgentService& agents_;
+  RunRegistry& registry_;
+  const RunOptions& options_;
+  JobWorkerConfig config_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::uint64_t pending_wakes_ = 0;
+  std::map<std::string, std::shared_ptr<Active>> active_;
+  std::vector<std::thread> threads_;
+  std::thread lease_thread_;
+};
+
+}  // namespace blueprint::host

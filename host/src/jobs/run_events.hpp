@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// run_events.hpp: the SSE event payloads of DESIGN §2, in one place so the sync stream, the
+// stored job events and the CLI print the same bytes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "engine/runner.hpp"
+
+namespace blueprint::host::run_events {
+
+using Json = nlohmann::json;
+
+inline std::string inProgress() { return R"({"status":"in progress","message":null})"; }
+/// `{"status":S,"message":M}` with the keys in the documented order (nlohmann sorts keys).
+inline std::string statusEvent(const char* status, const std::string& message) {
+  return std::string(R"({"status":")") + status + R"(","message":)" + Json(message).dump() + "}";
+}
+inline std::string executing(const std::string& blueprint_id) {
+  return statusEvent("executing", "Executing blueprint " + blueprint_id + "...");
+}
+inline std::string delta(std::string_view text) {
+  return Json{{"delta", std::string(text)}}.dump();
+}
+/// The Return Value as the API shows it: a string as is, other JSON serialised.
+inline std::string artifactText(const Json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+inline std::string error(const std::string& message) { return statusEvent("error", message); }
+inline std::string cancelled(const std::string& message) {
+  return statusEvent("cancelled", message);
+}
+inline const char* done() { return "[DONE]"; }
+
+/// The closing events of a finished run: the Return Value delta, or an error/cancel status.
+inline void appendClosing(const RunResult& r, std::vector<std::string>& out) {
+  switch (r.status) {
+    case RunResult::Status::Completed:
+      if (r.return_value) out.push_back(delta(artifactText(*r.return_value)));
+      break;
+    case RunResult::Status::Error:
+      out.push_back(error(r.error));
+      break;
+    case RunResult::Status::Cancelled:
+      out.push_back(cancelled(r.error));
+      break;
+  }
+  out.push_back(done());
+}
+
+}  // namespace blueprint::host::run_events

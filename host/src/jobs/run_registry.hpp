@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// run_registry.hpp: runs this host is executing or has just finished, in memory. Every sync run
+// is a job that lives here (so the hot path pays no database write); async runs are here while
+// they run on this host. Followers of `…/events` subscribe to a LiveRun; cancel reaches its
+// RunControl. Finished runs stay for a bounded time/count so their result can still be fetched.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/runner.hpp"
+#include "storage/storage.hpp"
+
+namespace blueprint::host {
+
+/// One run in flight (or just finished) on this host.
+class LiveRun {
+ public:
+  explicit LiveRun(JobRecord job);
+
+  const std::string& jobId() const { return job_id_; }
+  RunControl& control() { return control_; }
+
+  /// Appends events; wakes followers.
+  void append(std::vector<std::string> events);
+  void append(std::string event);
+  /// Events from index `from`; blocks up to `wait` for new ones when none are there yet.
+  /// `finished` says whether the run has ended (and so no event will follow the ones returned).
+  std::vector<std::string> eventsFrom(std::size_t from, std::chrono::milliseconds wait,
+                                      bool& finished);
+  std::vector<std::string> allEvents();
+
+  /// Marks the run finished with its final job record (status, artifact, error, trace…).
+  void finish(const JobRecord& final_record);
+  void setStarted(std::int64_t started_at_ms, std::int32_t attempts);
+  bool finished();
+  /// The job as GET /v1/agents/jobs/{id} shows it right now.
+  JobRecord snapshot();
+
+  /// The sync caller went away: the run's result must be persisted when it ends.
+  void markCallerGone() { caller_gone_ = true; }
+  bool callerGone() const { return caller_gone_; }
+
+ private:
+  std::string job_id_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  JobRecord job_;
+  std::vector<std::string> events_;
+  bool finished_ = false;
+  std::atomic<bool> caller_gone_{false};
+  RunControl control_;
+};
+
+class RunRegistry {
+ public:
+  /// `keep_finished`: how many finished runs stay in memory for polling.
+  explicit RunRegistry(std::size_t keep_finished);
+
+  std::shared_ptr<LiveRun> add(JobRecord job);
+  std::shared_ptr<LiveRun> find(const std::string& job_id);
+  /// Moves a run to the finished list (evicting the oldest beyond the bound).
+  void retire(const std::shared_ptr<LiveRun>& run);
+  /// Cancels every run (shutdown).
+  void cancelAll();
+  std::size_t activeCount();
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<LiveRun>> runs_;
+  std::deque<std::string> finished_order_;
+  std::size_t keep_finished_;
+  std::size_t active_ = 0;
+};
+
+}  // namespace blueprint::host

@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: Apache-2.0
+// sqlite_storage.cpp: the `sqlite:<path>` backend on Poco::Data::SQLite.
+//
+// Every public method runs under Impl::run: it takes the one mutex (a Poco Session is not
+// thread-safe) and turns Poco and JSON failures into StorageError naming the operation. Methods
+// that issue more than one write, or read then write, do it in a BEGIN IMMEDIATE transaction so
+// that a second process on the same file cannot interleave and a failure leaves nothing behind.
+#include "storage/sqlite_storage.hpp"
+
+#include <Poco/Data/LOB.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+#include <Poco/Nullable.h>
+
+#include <mutex>
+#include <utility>
+
+namespace blueprint::host {
+
+namespace {
+
+using Poco::Int64;
+using Poco::Data::BLOB;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+using Poco::Data::Keywords::bind;
+using Poco::Data::Keywords::into;
+using Poco::Data::Keywords::now;
+using Poco::Data::Keywords::use;
+
+/// One schema version: its statements are applied together, in one transaction, and recorded in
+/// schema_migrations. Never edit a released step; append a new one.
+struct Migration {
+  Int64 version;
+  std::vector<const char*> statements;
+};
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1,
+       {
+           "CREATE TABLE agents ("
+           " agent_id TEXT PRIMARY KEY,"
+           " draft TEXT NOT NULL,"
+           " deployed_version INTEGER,"
+           " latest_version INTEGER NOT NULL DEFAULT 0,"
+           " updated_at_ms INTEGER NOT NULL)",
+
+           "CREATE TABLE agent_versions ("
+           " agent_id TEXT NOT NULL REFERENCES agents (agent_id) ON DELETE CASCADE,"
+           " version INTEGER NOT NULL,"
+           " definition TEXT NOT NULL,"
+           " created_at_ms INTEGER NOT NULL,"
+           " PRIMARY KEY (agent_id, version))",
+
+           // No foreign key to agents: jobs outlive their agent (deleteAgent keeps them).
+           "CREATE TABLE jobs ("
+           " job_id TEXT PRIMARY KEY,"
+           " agent_id TEXT NOT NULL,"
+           " blueprint_id TEXT NOT NULL,"
+           " agent_version INTEGER NOT NULL,"
+           " status TEXT NOT NULL,"
+           " payload TEXT NOT NULL,"
+           " artifact TEXT,"
+           " error TEXT,"
+           " created_at_ms INTEGER NOT NULL,"
+           " started_at_ms INTEGER,"
+           " finished_at_ms INTEGER,"
+           " attempts INTEGER NOT NULL DEFAULT 0,"
+           " trace TEXT NOT NULL,"
+           " lease_token INTEGER NOT NULL DEFAULT 0,"
+           " lease_until_ms INTEGER,"
+           " cancel_requested INTEGER NOT NULL DEFAULT 0,"
+           " created_by TEXT NOT NULL,"
+           " idempotency_key TEXT)",
+
+           // job_id ends each ordering index so the tie-break of listJobs and claimJob is read
+           // from the index instead of sorted.
+           "CREATE INDEX jobs_by_agent ON jobs (agent_id, created_at_ms DESC, job_id DESC)",
+           "CREATE INDEX jobs_by_status ON jobs (status, created_at_ms, job_id)",
+           "CREATE UNIQUE INDEX jobs_idempotency ON jobs (created_by, idempotency_key)"
+           " WHERE idempotency_key IS NOT NULL",
+           // Retention (deleteFinishedBefore) walks finished jobs by finished_at.
+           "CREATE INDEX jobs_by_finished ON jobs (finished_at_ms, job_id)"
+           " WHERE finished_at_ms IS NOT NULL",
+
+           // No foreign key to jobs: a sync run may stream events before its job row exists.
+           "CREATE TABLE job_events ("
+           " job_id TEXT NOT NULL,"
+           " seq INTEGER NOT NULL,"
+           " data TEXT NOT NULL,"
+           " PRIMARY KEY (job_id, seq))",
+
+           "CREATE TABLE kv ("
+           " agent_id TEXT NOT NULL,"
+           " key TEXT NOT NULL,"
+           " value TEXT NOT NULL,"
+           " PRIMARY KEY (agent_id, key))",
+
+           // One row: the last lease token handed out. A counter, not MAX(lease_token), because
+           // tokens must keep growing even after the job that held the highest one is deleted.
+           "CREATE TABLE lease_counter ("
+           " id INTEGER PRIMARY KEY CHECK (id = 1),"
+           " last_token INTEGER NOT NULL)",
+           "INSERT INTO lease_counter (id, last_token) VALUES (1, 0)",
+       }},
+  };
+  return kMigrations;
+}
+
+/// The columns of a JobRecord, in the order fetchJobs extracts them.
+const char* const kJobColumns =
+    "job_id, agent_id, blueprint_id, agent_version, status, payload, artifact, error, "
+    "created_at_ms, started_at_ms, finished_at_ms, attempts, trace, lease_token, lease_until_ms, "
+    "cancel_requested, created_by";
+
+const char* const kAgentColumns =
+    "agent_id, draft, deployed_version, latest_version, updated_at_ms";
+
+/// JSON as stored. Invalid UTF-8 (a block's error text, say) is replaced rather than failing the
+/// write: losing a byte beats losing the job's final state.
+std::string toText(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+/// Free text comes back through a BLOB because Poco's string extractor stops at the first NUL
+/// byte; the column stays TEXT.
+std::string fromBlob(const BLOB& blob) {
+  if (blob.size() == 0) return std::string();
+  return std::string(reinterpret_cast<const char*>(blob.rawContent()), blob.size());
+}
+
+Poco::Nullable<Int64> toNullable(const std::optional<std::int64_t>& value) {
+  return value ? Poco::Nullable<Int64>(*value) : Poco::Nullable<Int64>();
+}
+
+Poco::Nullable<std::string> toNullable(const std::optional<std::string>& value) {
+  return value ? Poco::Nullable<std::string>(*value) : Poco::Nullable<std::string>();
+}
+
+std::optional<std::int64_t> fromNullable(const Poco::Nullable<Int64>& value) {
+  if (value.isNull()) return std::nullopt;
+  return value.value();
+}
+
+std::optional<std::string> fromNullable(const Poco::Nullable<BLOB>& value) {
+  if (value.isNull()) return std::nullopt;
+  return fromBlob(value.value());
+}
+
+/// BEGIN IMMEDIATE … COMMIT, rolled back unless committed. IMMEDIATE takes the write lock up front
+/// so a read-then-write cannot fail halfway with SQLITE_BUSY when another connection writes.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(Session& session) : session_(session) {
+    session_ << "BEGIN IMMEDIATE", now;
+  }
+  ~WriteTransaction() {
+    if (committed_) return;
+    try {
+      session_ << "ROLLBACK", now;
+    } catch (...) {
+      // SQLite may already have rolled back (e.g. after an I/O error); nothing left to undo.
+    }
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+
+  void commit() {
+    session_ << "COMMIT", now;
+    committed_ = true;
+  }
+
+ private:
+  Session& session_;
+  bool committed_ = false;
+};
+
+Session openSession(const std::string& path) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  // Poco retries a failed sqlite3_open for the whole login timeout (60 s by default); a file
+  // that cannot be opened now will not open a minute later, so fail fast.
+  constexpr std::size_t kLoginTimeoutSeconds = 1;
+  return Session(Poco::Data::SQLite::Connector::KEY, path, kLoginTimeoutSeconds);
+}
+
+}  // namespace
+
+struct SqliteStorage::Impl {
+  explicit Impl(const std::string& db_path) : path(db_path), session(openSession(db_path)) {}
+
+  std::string path;
+  std::mutex mutex;
+  Session session;
+
+  /// Runs `body` under the mutex; Poco and JSON failures become StorageError naming `op`.
+  template <typename Body>
+  auto run(const char* op, Body&& body) -> decltype(body()) {
+    std::lock_guard<std::mutex> lock(mutex);
+    try {
+      return body();
+    } catch (const StorageError&) {
+      throw;
+    } catch (const Poco::Exception& e) {
+      throw StorageError(std::string("sqlite storage '") + path + "': " + op +
+                         " failed: " + e.displayText());
+    } catch (const std::exception& e) {
+      throw StorageError(std::string("sqlite storage '") + path + "': " + op +
+                         " failed: " + e.what());
+    }
+  }
+
+  void configure() {
+    // WAL lets readers run beside the writer; synchronous=FULL syncs the WAL on every commit,
+    // which is what "durable before 202" needs (NORMAL may lose the last commits on power loss).
+    std::string journal_mode;
+    session << "PRAGMA journal_mode = WAL", into(journal_mode), now;
+    session << "PRAGMA synchronous = FULL", now;
+    // Another process on the same file (a CLI, a second host) waits instead of failing at once.
+    Int64 busy_timeout = 0;
+    session << "PRAGMA busy_timeout = 5000", into(busy_timeout), now;
+    session << "PRAGMA foreign_keys = ON", now;
+  }
+
+  void migrate() {
+    WriteTransaction tx(session);
+    session << "CREATE TABLE IF NOT EXISTS schema_migrations ("
+               " version INTEGER PRIMARY KEY,"
+               " applied_at_ms INTEGER NOT NULL)",
+        now;
+    Int64 current = 0;
+    session << "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", into(current), now;
+    const Int64 latest = migrations().back().version;
+    if (current > latest) {
+      throw StorageError("the database schema is version " + std::to_string(current) +
+                         ", newer than this build supports (" + std::to_string(latest) +
+                         "); upgrade the host");
+    }
+    for (const Migration& migration : migrations()) {
+      if (migration.version <= current) continue;
+      for (const char* sql : migration.statements) session << sql, now;
+      session << "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)",
+          bind(migration.version), bind(nowMs()), now;
+    }
+    tx.commit();
+  }
+
+  /// Adds the JobRecord extractions to `stmt` (whose SELECT lists kJobColumns), runs it and
+  /// returns the rows.
+  static std::vector<JobRecord> fetchJobs(Statement& stmt) {
+    std::vector<std::string> job_id, agent_id, blueprint_id, status, payload, trace, created_by;
+    std::vector<Int64> agent_version, created_at_ms, attempts, lease_token, cancel_requested;
+    std::vector<Poco::Nullable<BLOB>> artifact, error;
+    std::vector<Poco::Nullable<Int64>> started_at_ms, finished_at_ms, lease_until_ms;
+    stmt.addExtract(into(job_id));
+    stmt.addExtract(into(agent_id));
+    stmt.addExtract(into(blueprint_id));
+    stmt.addExtract(into(agent_version));
+    stmt.addExtract(into(status));
+    stmt.addExtract(into(payload));
+    stmt.addExtract(into(artifact));
+    stmt.addExtract(into(error));
+    stmt.addExtract(into(created_at_ms));
+    stmt.addExtract(into(started_at_ms));
+    stmt.addExtract(into(finished_at_ms));
+    stmt.addExtract(into(attempts));
+    stmt.addExtract(into(trace));
+    stmt.addExtract(into(lease_token));
+    stmt.addExtract(into(lease_until_ms));
+    stmt.addExtract(into(cancel_requested));
+    stmt.addExtract(into(created_by));
+    stmt.execute();
+
+    std::vector<JobRecord> jobs(job_id.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      JobRecord& job = jobs[i];
+      job.job_id = std::move(job_id[i]);
+      job.agent_id = std::move(agent_id[i]);
+      job.blueprint_id = std::move(blueprint_id[i]);
+      job.agent_version = agent_version[i];
+      job.status = std::move(status[i]);
+      job.payload = Json::parse(payload[i]);
+      job.artifact = fromNullable(artifact[i]);
+      job.error = fromNullable(error[i]);
+      job.created_at_ms = created_at_ms[i];
+      job.started_at_ms = fromNullable(started_at_ms[i]);
+      job.finished_at_ms = fromNullable(finished_at_ms[i]);
+      job.attempts = static_cast<std::int32_t>(attempts[i]);
+      job.trace = Json::parse(trace[i]);
+      job.lease_token = lease_token[i];
+      job.lease_until_ms = fromNullable(lease_until_ms[i]);
+      job.cancel_requested = cancel_requested[i] != 0;
+      job.created_by = std::move(created_by[i]);
+    }
+    return jobs;
+  }
+
+  std::optional<JobRecord> loadJob(const std::string& job_id) {
+    Statement stmt(session);
+    stmt << "SELECT " << kJobColumns << " FROM jobs WHERE job_id = ?";
+    stmt.addBind(bind(job_id));
+    std::vector<JobRecord> jobs = fetchJobs(stmt);
+    if (jobs.empty()) return std::nullopt;
+    return std::move(jobs.front());
+  }
+
+  /// Binds every kJobColumns value of `job`, in order.
+  static void bindJob(Statement& stmt, const JobRecord& job) {
+    stmt.addBind(bind(job.job_id));
+    stmt.addBind(bind(job.agent_id));
+    stmt.addBind(bind(job.blueprint_id));
+    stmt.addBind(bind(job.agent_version));
+    stmt.addBind(bind(job.status));
+    stmt.addBind(bind(toText(job.payload)));
+    stmt.addBind(bind(toNullable(job.artifact)));
+    stmt.addBind(bind(toNullable(job.error)));
+    stmt.addBind(bind(job.created_at_ms));
+    stmt.addBind(bind(toNullable(job.started_at_ms)));
+    stmt.addBind(bind(toNullable(job.finished_at_ms)));
+    stmt.addBind(bind(static_cast<Int64>(job.attempts)));
+    stmt.addBind(bind(toText(job.trace)));
+    stmt.addBind(bind(job.lease_token));
+    stmt.addBind(bind(toNullable(job.lease_until_ms)));
+    stmt.addBind(bind(static_cast<Int64>(job.cancel_requested ? 1 : 0)));
+    stmt.addBind(bind(job.created_by));
+  }
+
+  static std::vector<AgentRecord> fetchAgents(Statement& stmt) {
+    std::vector<std::string> agent_id, draft;
+    std::vector<Poco::Nullable<Int64>> deployed_version;
+    std::vector<Int64> latest_version, updated_at_ms;
+    stmt.addExtract(into(agent_id));
+    stmt.addExtract(into(draft));
+    stmt.addExtract(into(deployed_version));
+    stmt.addExtract(into(latest_version));
+    stmt.addExtract(into(updated_at_ms));
+    stmt.execute();
+    std::vector<AgentRecord> agents(agent_id.size());
+    for (std::size_t i = 0; i < agents.size(); ++i) {
+      agents[i].agent_id = std::move(agent_id[i]);
+      agents[i].draft = Json::parse(draft[i]);
+      agents[i].deployed_version = fromNullable(deployed_version[i]);
+      agents[i].latest_version = latest_version[i];
+      agents[i].updated_at_ms = updated_at_ms[i];
+    }
+    return agents;
+  }
+};
+
+SqliteStorage::SqliteStorage(const std::string& path) {
+  try {
+    impl_ = std::make_unique<Impl>(path);
+    impl_->configure();
+    impl_->migrate();
+  } catch (const StorageError& e) {
+    throw StorageError("sqlite storage '" + path + "': cannot open: " + e.what());
+  } catch (const Poco::Exception& e) {
+    throw StorageError("sqlite storage '" + path + "': cannot open: " + e.displayText());
+  } catch (const std::exception& e) {
+    throw StorageError("sqlite storage '" + path + "': cannot open: " + e.what());
+  }
+}
+
+SqliteStorage::~SqliteStorage() = default;
+
+std::int64_t SqliteStorage::schemaVersion() { return migrations().back().version; }
+
+std::string SqliteStorage::backendName() const { return "sqlite"; }
+
+// ---- agents ----
+
+void SqliteStorage::saveDraft(const std::string& agent_id, const Json& draft) {
+  impl_->run("saveDraft", [&] {
+    impl_->session << "INSERT INTO agents (agent_id, draft, deployed_version, latest_version,"
+                      " updated_at_ms) VALUES (?, ?, NULL, 0, ?)"
+                      " ON CONFLICT (agent_id) DO UPDATE SET draft = excluded.draft,"
+                      " updated_at_ms = excluded.updated_at_ms",
+        bind(agent_id), bind(toText(draft)), bind(nowMs()), now;
+  });
+}
+
+std::optional<AgentRecord> SqliteStorage::getAgent(const std::string& agent_id) {
+  return impl_->run("getAgent", [&]() -> std::optional<AgentRecord> {
+    Statement stmt(impl_->session);
+    stmt << "SELECT " << kAgentColumns << " FROM agents WHERE agent_id = ?";
+    stmt.addBind(bind(agent_id));
+    std::vector<AgentRecord> agents = Impl::fetchAgents(stmt);
+    if (agents.empty()) return std::nullopt;
+    return std::move(agents.front());
+  });
+}
+
+std::vector<AgentRecord> SqliteStorage::listAgents() {
+  return impl_->run("listAgents", [&] {
+    Statement stmt(impl_->session);
+    stmt << "SELECT " << kAgentColumns << " FROM agents ORDER BY agent_id";
+    return Impl::fetchAgents(stmt);
+  });
+}
+
+bool SqliteStorage::deleteAgent(const std::string& agent_id) {
+  return impl_->run("deleteAgent", [&] {
+    WriteTransaction tx(impl_->session);
+    impl_->session << "DELETE FROM kv WHERE agent_id = ?", bind(agent_id), now;
+    impl_->session << "DELETE FROM agent_versions WHERE agent_id = ?", bind(agent_id), now;
+    Statement delete_agent(impl_->session);
+    delete_agent << "DELETE FROM agents WHERE agent_id = ?", bind(agent_id);
+    const bool deleted = delete_agent.execute() > 0;
+    tx.commit();
+    return deleted;
+  });
+}
+
+AgentVersion SqliteStorage::deployNewVersion(const std::string& agent_id, const Json& definition) {
+  return impl_->run("deployNewVersion", [&] {
+    WriteTransaction tx(impl_->session);
+    std::vector<Int64> latest;
+    impl_->session << "SELECT latest_version FROM agents WHERE agent_id = ?", bind(agent_id),
+        into(latest), now;
+    if (latest.empty()) {
+      throw StorageError("deployNewVersion: agent '" + agent_id + "' does not exist");
+    }
+    AgentVersion version;
+    version.agent_id = agent_id;
+    version.version = latest.front() + 1;
+    version.definition = definition;
+    version.created_at_ms = nowMs();
+    impl_->session << "INSERT INTO agent_versions (agent_id, version, definition, created_at_ms)"
+                      " VALUES (?, ?, ?, ?)",
+        bind(agent_id), bind(version.version), bind(toText(definition)),
+        bind(version.created_at_ms), now;
+    impl_->session << "UPDATE agents SET latest_version = ?, deployed_version = ?,"
+                      " updated_at_ms = ? WHERE agent_id = ?",
+        bind(version.version), bind(version.version), bind(version.created_at_ms), bind(agent_id),
+        now;
+    tx.commit();
+    return version;
+  });
+}
+
+bool SqliteStorage::deployExistingVersion(const std::string& agent_id, std::int64_t version) {
+  return impl_->run("deployExistingVersion", [&] {
+    // One statement, so the existence check and the update are atomic without a transaction.
+    Statement stmt(impl_->session);
+    stmt << "UPDATE agents SET deployed_version = ?, updated_at_ms = ? WHERE agent_id = ?"
+            " AND EXISTS (SELECT 1 FROM agent_versions WHERE agent_id = ? AND version = ?)",
+        bind(version), bind(nowMs()), bind(agent_id), bind(agent_id), bind(version);
+    return stmt.execute() > 0;
+  });
+}
+
+bool SqliteStorage::undeploy(const std::string& agent_id) {
+  return impl_->run("undeploy", [&] {
+    Statement stmt(impl_->session);
+    stmt << "UPDATE agents SET deployed_version = NULL, updated_at_ms = ? WHERE agent_id = ?",
+        bind(nowMs()), bind(agent_id);
+    return stmt.execute() > 0;
+  });
+}
+
+std::optional<AgentVersion> SqliteStorage::getVersion(const std::string& agent_id,
+                                                      std::int64_t version) {
+  return impl_->run("getVersion", [&]() -> std::optional<AgentVersion> {
+    std::vector<std::string> definition;
+    std::vector<Int64> created_at_ms;
+    impl_->session << "SELECT definition, created_at_ms FROM agent_versions"
+                      " WHERE agent_id = ? AND version = ?",
+        bind(agent_id), bind(version), into(definition), into(created_at_ms), now;
+    if (definition.empty()) return std::nullopt;
+    AgentVersion result;
+    result.agent_id = agent_id;
+    result.version = version;
+    result.definition = Json::parse(definition.front());
+    result.created_at_ms = created_at_ms.front();
+    return result;
+  });
+}
+
+// ---- jobs ----
+
+std::pair<JobRecord, bool> SqliteStorage::createJob(const JobRecord& job,
+                                                    const std::string& idempotency_key) {
+  return impl_->run("createJob", [&]() -> std::pair<JobRecord, bool> {
+    Session& session = impl_->session;
+    const Int64 now_ms = nowMs();
+    WriteTransaction tx(session);
+    if (!idempotency_key.empty()) {
+      std::vector<std::string> existing_id;
+      std::vector<Int64> existing_created;
+      session << "SELECT job_id, created_at_ms FROM jobs"
+                 " WHERE created_by = ? AND idempotency_key = ?",
+          bind(job.created_by), bind(idempotency_key), into(existing_id), into(existing_created),
+          now;
+      if (!existing_id.empty()) {
+        if (existing_created.front() >= now_ms - kIdempotencyWindowMs) {
+          std::optional<JobRecord> existing = impl_->loadJob(existing_id.front());
+          return {std::move(*existing), false};
+        }
+        // The key expired: the old job gives it up, which keeps the UNIQUE index a plain one.
+        session << "UPDATE jobs SET idempotency_key = NULL WHERE job_id = ?",
+            bind(existing_id.front()), now;
+      }
+    }
+    JobRecord stored = job;
+    if (stored.created_at_ms == 0) stored.created_at_ms = now_ms;
+    Statement insert(session);
+    insert << "INSERT INTO jobs (" << kJobColumns
+           << ", idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    Impl::bindJob(insert, stored);
+    insert.addBind(bind(idempotency_key.empty() ? Poco::Nullable<std::string>()
+                                                : Poco::Nullable<std::string>(idempotency_key)));
+    insert.execute();
+    tx.commit();
+    return {std::move(stored), true};
+  });
+}
+
+void SqliteStorage::putJob(const JobRecord& job) {
+  impl_->run("putJob", [&] {
+    // An upsert rather than INSERT OR REPLACE: REPLACE deletes the row first and would drop the
+    // idempotency key the job was created with.
+    Statement stmt(impl_->session);
+    stmt << "INSERT INTO jobs (" << kJobColumns
+         << ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
+            " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
+            " status = excluded.status, payload = excluded.payload,"
+            " artifact = excluded.artifact, error = excluded.error,"
+            " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
+            " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
+            " trace = excluded.trace, lease_token = excluded.lease_token,"
+            " lease_until_ms = excluded.lease_until_ms,"
+            " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
+    Impl::bindJob(stmt, job);
+    stmt.execute();
+  });
+}
+
+std::optional<JobRecord> SqliteStorage::getJob(const std::string& job_id) {
+  return impl_->run("getJob", [&] { return impl_->loadJob(job_id); });
+}
+
+JobPage SqliteStorage::listJobs(const JobQuery& query) {
+  return impl_->run("listJobs", [&] {
+    std::string where = " WHERE 1 = 1";
+    if (!query.agent_id.empty()) where += " AND agent_id = ?";
+    if (query.status) where += " AND status = ?";
+    const auto bind_filter = [&](Statement& stmt) {
+      if (!query.agent_id.empty()) stmt.addBind(bind(query.agent_id));
+      if (query.status) stmt.addBind(bind(*query.status));
+    };
+
+    JobPage page;
+    Statement count(impl_->session);
+    count << "SELECT COUNT(*) FROM jobs" << where;
+    bind_filter(count);
+    count.addExtract(into(page.total));
+    count.execute();
+
+    // LIMIT -1 is SQLite for "no limit", which is what a negative limit means here too.
+    Statement select(impl_->session);
+    select << "SELECT " << kJobColumns << " FROM jobs" << where
+           << " ORDER BY created_at_ms DESC, job_id DESC LIMIT ? OFFSET ?";
+    bind_filter(select);
+    select.addBind(bind(query.limit < 0 ? Int64(-1) : query.limit));
+    select.addBind(bind(query.offset < 0 ? Int64(0) : query.offset));
+    page.jobs = Impl::fetchJobs(select);
+    return page;
+  });
+}
+
+std::int64_t SqliteStorage::countQueued() {
+  return impl_->run("countQueued", [&] {
+    Int64 count = 0;
+    impl_->session << "SELECT COUNT(*) FROM jobs WHERE status = ?",
+        bind(std::string(job_status::kQueued)), into(count), now;
+    return count;
+  });
+}
+
+std::optional<JobRecord> SqliteStorage::claimJob(std::chrono::milliseconds lease) {
+  return impl_->run("claimJob", [&]() -> std::optional<JobRecord> {
+    Session& session = impl_->session;
+    const Int64 now_ms = nowMs();
+    WriteTransaction tx(session);
+    // Two index walks (status, created_at_ms) instead of one OR, then the older of the two.
+    std::vector<std::string> queued_id, expired_id;
+    std::vector<Int64> queued_created, expired_created;
+    session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ?"
+               " ORDER BY created_at_ms, job_id LIMIT 1",
+        bind(std::string(job_status::kQueued)), into(queued_id), into(queued_created), now;
+    session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ? AND lease_until_ms < ?"
+               " ORDER BY created_at_ms, job_id LIMIT 1",
+        bind(std::string(job_status::kInProgress)), bind(now_ms), into(expired_id),
+        into(expired_created), now;
+
+    std::string job_id;
+    if (!queued_id.empty()) job_id = queued_id.front();
+    if (!expired_id.empty() &&
+        (job_id.empty() || std::make_pair(expired_created.front(), expired_id.front()) <
+                               std::make_pair(queued_created.front(), queued_id.front()))) {
+      job_id = expired_id.front();
+    }
+    if (job_id.empty()) return std::nullopt;
+
+    session << "UPDATE lease_counter SET last_token = last_token + 1 WHERE id = 1", now;
+    Int64 token = 0;
+    session << "SELECT last_token FROM lease_counter WHERE id = 1", into(token), now;
+    session << "UPDATE jobs SET status = ?, attempts = attempts + 1,"
+               " started_at_ms = COALESCE(started_at_ms, ?), lease_token = ?, lease_until_ms = ?"
+               " WHERE job_id = ?",
+        bind(std::string(job_status::kInProgress)), bind(now_ms), bind(token),
+        bind(now_ms + static_cast<Int64>(lease.count())), bind(job_id), now;
+    std::optional<JobRecord> claimed = impl_->loadJob(job_id);
+    tx.commit();
+    return claimed;
+  });
+}
+
+bool SqliteStorage::renewLease(const std::string& job_id, std::int64_t lease_token,
+                               std::chrono::milliseconds lease, bool* cancel_requested) {
+  return impl_->run("renewLease", [&] {
+    Statement update(impl_->session);
+    update << "UPDATE jobs SET lease_until_ms = ?"
+              " WHERE job_id = ? AND lease_token = ? AND status = ?",
+        bind(nowMs() + static_cast<Int64>(lease.count())), bind(job_id), bind(lease_token),
+        bind(std::string(job_status::kInProgress));
+    const bool renewed = update.execute() > 0;
+    if (cancel_requested != nullptr) {
+      std::vector<Int64> flag;
+      impl_->session << "SELECT cancel_requested FROM jobs WHERE job_id = ?", bind(job_id),
+          into(flag), now;
+      *cancel_requested = !flag.empty() && flag.front() != 0;
+    }
+    return renewed;
+  });
+}
+
+bool SqliteStorage::finishJob(const JobRecord& job, std::int64_t lease_token) {
+  return impl_->run("finishJob", [&] {
+    // One conditional UPDATE: the fencing check and the write cannot be split by a takeover.
+    // Retention deletes by finished_at, so a finished job always gets one; a job handed back to
+    // the queue keeps none.
+    std::optional<std::int64_t> finished_at = job.finished_at_ms;
+    if (!finished_at && (job.status == job_status::kCompleted || job.status == job_status::kError ||
+                         job.status == job_status::kCancelled)) {
+      finished_at = nowMs();
+    }
+    Statement update(impl_->session);
+    update << "UPDATE jobs SET status = ?, artifact = ?, error = ?, trace = ?, finished_at_ms = ?"
+              " WHERE job_id = ? AND lease_token = ? AND status = ?",
+        bind(job.status), bind(toNullable(job.artifact)), bind(toNullable(job.error)),
+        bind(toText(job.trace)), bind(toNullable(finished_at)), bind(job.job_id), bind(lease_token),
+        bind(std::string(job_status::kInProgress));
+    return update.execute() > 0;
+  });
+}
+
+std::optional<JobRecord> SqliteStorage::requestCancel(const std::string& job_id) {
+  return impl_->run("requestCancel", [&] {
+    Session& session = impl_->session;
+    WriteTransaction tx(session);
+    session << "UPDATE jobs SET status = ?, cancel_requested = 1, finished_at_ms = ?"
+               " WHERE job_id = ? AND status = ?",
+        bind(std::string(job_status::kCancelled)), bind(nowMs()), bind(job_id),
+        bind(std::string(job_status::kQueued)), now;
+    session << "UPDATE jobs SET cancel_requested = 1 WHERE job_id = ? AND status = ?", bind(job_id),
+        bind(std::string(job_status::kInProgress)), now;
+    std::optional<JobRecord> job = impl_->loadJob(job_id);
+    tx.commit();
+    return job;
+  });
+}
+
+std::pair<std::optional<JobRecord>, bool> SqliteStorage::retryJob(const std::string& job_id) {
+  return impl_->run("retryJob", [&]() -> std::pair<std::optional<JobRecord>, bool> {
+    Session& session = impl_->session;
+    WriteTransaction tx(session);
+    std::optional<JobRecord> job = impl_->loadJob(job_id);
+    if (!job || job->status != job_status::kError) return {std::move(job), false};
+    // A retry is a fresh run: no lease holds it, an old cancel must not stop it, and its trace
+    // and event stream start empty (a reader must not replay the failed run's [DONE]).
+    session << "UPDATE jobs SET status = ?, artifact = NULL, error = NULL, finished_at_ms = NULL,"
+               " lease_token = 0, lease_until_ms = NULL, cancel_requested = 0, trace = ?"
+               " WHERE job_id = ?",
+        bind(std::string(job_status::kQueued)), bind(toText(Json::array())), bind(job_id), now;
+    session << "DELETE FROM job_events WHERE job_id = ?", bind(job_id), now;
+    job = impl_->loadJob(job_id);
+    tx.commit();
+    return {std::move(job), true};
+  });
+}
+
+std::int64_t SqliteStorage::deleteFinishedBefore(std::int64_t cutoff_ms, std::int64_t batch) {
+  return impl_->run("deleteFinishedBefore", [&]() -> std::int64_t {
+    if (batch <= 0) return 0;
+    Session& session = impl_->session;
+    WriteTransaction tx(session);
+    // Oldest finished first, so repeated batches walk forward in time. The unary + keeps the
+    // planner off the status index, which would read every finished job and sort them.
+    std::vector<std::string> ids;
+    session << "SELECT job_id FROM jobs WHERE +status IN (?, ?, ?) AND finished_at_ms < ?"
+               " ORDER BY finished_at_ms, job_id LIMIT ?",
+        bind(std::string(job_status::kCompleted)), bind(std::string(job_status::kError)),
+        bind(std::string(job_status::kCancelled)), bind(cutoff_ms), bind(batch), into(ids), now;
+    if (ids.empty()) return 0;
+    // A vector binding runs the statement once per id.
+    session << "DELETE FROM job_events WHERE job_id = ?", use(ids), now;
+    session << "DELETE FROM jobs WHERE job_id = ?", use(ids), now;
+    tx.commit();
+    return static_cast<std::int64_t>(ids.size());
+  });
+}
+
+// ---- job events ----
+
+void SqliteStorage::appendEvents(const std::string& job_id,
+                                 const std::vector<std::string>& events) {
+  if (events.empty()) return;
+  impl_->run("appendEvents", [&] {
+    Session& session = impl_->session;
+    WriteTransaction tx(session);
+    Int64 next_seq = 0;
+    session << "SELECT COALESCE(MAX(seq) + 1, 0) FROM job_events WHERE job_id = ?", bind(job_id),
+        into(next_seq), now;
+    std::vector<std::string> job_ids(events.size(), job_id);
+    std::vector<Int64> seqs(events.size());
+    for (std::size_t i = 0; i < seqs.size(); ++i) seqs[i] = next_seq + static_cast<Int64>(i);
+    std::vector<std::string> data = events;
+    session << "INSERT INTO job_events (job_id, seq, data) VALUES (?, ?, ?)", use(job_ids),
+        use(seqs), use(data), now;
+    tx.commit();
+  });
+}
+
+std::vector<std::string> SqliteStorage::loadEvents(const std::string& job_id,
+                                                   std::int64_t from_seq) {
+  return impl_->run("loadEvents", [&] {
+    std::vector<BLOB> data;
+    impl_->session << "SELECT data FROM job_events WHERE job_id = ? AND seq >= ? ORDER BY seq",
+        bind(job_id), bind(from_seq), into(data), now;
+    std::vector<std::string> events;
+    events.reserve(data.size());
+    for (const BLOB& blob : data) events.push_back(fromBlob(blob));
+    return events;
+  });
+}
+
+// ---- kv ----
+
+std::optional<Json> SqliteStorage::kvGet(const std::string& agent_id, const std::string& key) {
+  return impl_->run("kvGet", [&]() -> std::optional<Json> {
+    std::vector<std::string> value;
+    impl_->session << "SELECT value FROM kv WHERE agent_id = ? AND key = ?", bind(agent_id),
+        bind(key), into(value), now;
+    if (value.empty()) return std::nullopt;
+    return Json::parse(value.front());
+  });
+}
+
+void SqliteStorage::kvSet(const std::string& agent_id, const std::string& key, const Json& value) {
+  impl_->run("kvSet", [&] {
+    impl_->session << "INSERT INTO kv (agent_id, key, value) VALUES (?, ?, ?)"
+                      " ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value",
+        bind(agent_id), bind(key), bind(toText(value)), now;
+  });
+}
+
+bool SqliteStorage::kvDelete(const std::string& agent_id, const std::string& key) {
+  return impl_->run("kvDelete", [&] {
+    Statement stmt(impl_->session);
+    stmt << "DELETE FROM kv WHERE agent_id = ? AND key = ?", bind(agent_id), bind(key);
+    return stmt.execute() > 0;
+  });
+}
+
+}  // namespace blueprint::host

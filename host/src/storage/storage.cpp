@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// storage.cpp: openStorage (the URL → backend switch) and the shared clock.
+#include "storage/storage.hpp"
+
+#include <filesystem>
+#include <system_error>
+
+#include "storage/memory_storage.hpp"
+#include "storage/sqlite_storage.hpp"
+
+namespace blueprint::host {
+
+namespace {
+
+bool startsWith(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+const char* const kAcceptedForms =
+    "accepted forms: 'sqlite:<path>' (embedded database file), 'memory:' (ephemeral, lost on "
+    "exit), 'postgresql://…' (not built in this version)";
+
+}  // namespace
+
+std::unique_ptr<Storage> openStorage(const std::string& url) {
+  if (url == "memory:") return std::make_unique<MemoryStorage>();
+
+  if (startsWith(url, "sqlite:")) {
+    const std::filesystem::path path = url.substr(std::string("sqlite:").size());
+    if (path.empty()) {
+      throw StorageError("storage URL '" + url + "' has no database path; " + kAcceptedForms);
+    }
+    // The operator names a file; creating its directory saves a confusing "unable to open
+    // database file" on a fresh install.
+    if (path.has_parent_path()) {
+      std::error_code ec;
+      std::filesystem::create_directories(path.parent_path(), ec);
+      if (ec) {
+        throw StorageError("storage URL '" + url + "': cannot create directory '" +
+                           path.parent_path().string() + "': " + ec.message());
+      }
+    }
+    return std::make_unique<SqliteStorage>(path.string());
+  }
+
+  if (startsWith(url, "postgresql://") || startsWith(url, "postgres://")) {
+    throw StorageError("storage URL '" + url +
+                       "': the PostgreSQL backend is not built in this version; use "
+                       "'sqlite:<path>' or 'memory:'");
+  }
+
+  throw StorageError("unsupported storage URL '" + url + "'; " + kAcceptedForms);
+}
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace blueprint::host

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core_blocks.hpp"
+
+namespace blueprint::core {
+
+BlockSpec RunBlueprint::spec() {
+  return BlockSpec(kType, "Run blueprint")
+      .description(
+          "Runs another blueprint of the same deployed agent version. Its payload, and "
+          "its trigger's result, is `payload` (parsed as JSON when it parses, else the "
+          "text); state is shared. A Return Value in the sub-run ends only the sub-run "
+          "and is this block's result.")
+      .field(Field::string("blueprint_id").required().description("Id of the blueprint to run."))
+      .field(Field::any("payload").description("Payload of the sub-run."))
+      .endStates({"success", "error"})
+      .instant()  // the blocks of the sub-run flush on their own
+      .example(R"({"blueprint_id":"greet","payload":"{\"inputs\":{\"name\":\"Ada\"}}"})",
+               R"("Hello, Ada")");
+}
+
+Result RunBlueprint::run(Context& ctx, const Json& fields) {
+  const std::string id = fields.at("blueprint_id").get<std::string>();
+  Json payload = fields.value("payload", Json());
+  if (payload.is_string()) {
+    Json parsed = Json::parse(payload.get_ref<const std::string&>(), nullptr, false);
+    if (!parsed.is_discarded()) payload = std::move(parsed);
+  }
+  try {
+    return Result::success(ctx.runBlueprint(id, payload));
+  } catch (const blueprint::Error& e) {
+    return Result::error(e.what());
+  }
+}
+
+}  // namespace blueprint::core

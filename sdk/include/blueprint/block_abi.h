@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/** block_abi.h: the whole contract between the Blueprint host and a block plugin, in C99.
+ *
+ *  A plugin is a shared library that exports exactly one symbol, `bp_plugin_v1`, returning a
+ *  `bp_plugin` that lists its block types. Everything crosses as plain C: JSON travels as UTF-8
+ *  text (pointer + length), output goes into host-owned sinks, results are `bp_status` codes.
+ *  No C++ type, exception or allocation crosses the boundary.
+ *
+ *  Versioning: `abi_major` must equal the host's; `abi_minor` must be <= the host's. Structs only
+ *  grow at the end, and a reader touches a member only when `struct_size` covers it, so a plugin
+ *  built for minor 0 keeps loading into a host of minor 3 without a rebuild.
+ *
+ *  Lifecycle, as the host drives it:
+ *    bp_plugin_v1() -> init() -> { create() -> run()* -> destroy() }* -> deinit() -> dlclose
+ *
+ *  Minimal use (C):
+ *    static int32_t my_run(void *inst, const bp_run_args *a) {
+ *      a->output.write(a->output.ctx, "\"hi\"", 4);
+ *      return BP_STATUS_OK;
+ *    }
+ *    static const bp_block_vtable k_hello = {sizeof(bp_block_vtable), "acme.hello", 0, my_run, 0};
+ *    static const bp_block_vtable *k_blocks[] = {&k_hello};
+ *    static const bp_plugin k_plugin = {sizeof(bp_plugin), BP_ABI_MAJOR, BP_ABI_MINOR,
+ *      "com.acme.hello", "1.0.0", MANIFEST, sizeof(MANIFEST) - 1, 0, 0, 1, k_blocks};
+ *    BP_EXPORT const bp_plugin *bp_plugin_v1(void) { return &k_plugin; }
+ *
+ *  C++ authors use sdk.hpp instead, which generates all of this. */
+#ifndef BLUEPRINT_BLOCK_ABI_H
+#define BLUEPRINT_BLOCK_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define BP_EXPORT __attribute__((visibility("default")))
+#else
+#define BP_EXPORT
+#endif
+
+/** bp_status: the result of every call that can fail. Never an exception. */
+enum {
+  /** The call succeeded. For run(): the block ends in `success` unless it wrote an end state. */
+  BP_STATUS_OK = 0,
+  /** The call failed; the error sink says why. For run(): the block ends in `error` unless it
+   *  wrote another end state. */
+  BP_STATUS_ERROR = 1,
+  /** The run was cancelled (timeout, a Return Value elsewhere, or a client's cancel). */
+  BP_STATUS_CANCELLED = 2,
+  /** A looked-up value does not exist (state_get, env_get). */
+  BP_STATUS_NOT_FOUND = 3
+};
+typedef int32_t bp_status;
+
+/** bp_log_level: severity for bp_host_api.log. */
+enum { BP_LOG_DEBUG = 0, BP_LOG_INFO = 1, BP_LOG_WARNING = 2, BP_LOG_ERROR = 3 };
+
+/** bp_sink: where a block writes output JSON, error text or an end state name.
+ *  Several writes append. OWNERSHIP: host. LIFETIME: until the call it was passed to returns.
+ *  THREADING: the calling thread only. */
+typedef struct bp_sink {
+  /** Host context; pass back to write(). */
+  void *ctx;
+  /** Appends `size` bytes of UTF-8 text. */
+  void (*write)(void *ctx, const char *data, size_t size);
+} bp_sink;
+
+/** bp_host_api: services the host offers to a running block.
+ *  OWNERSHIP: host. LIFETIME: until run() returns. THREADING: callable from the thread that called
+ *  run(), and from threads the block joins before run() returns. */
+typedef struct bp_host_api {
+  /** sizeof(bp_host_api) as the host compiled it; check before reading newer members. */
+  uint32_t struct_size;
+  /** Host context for this block execution; pass it to every function below. */
+  void *ctx;
+  /** Streams a piece of output to the caller right away (an SSE `{"delta": text}` event).
+   *  `text` is UTF-8 text, not JSON. */
+  void (*emit_delta)(void *ctx, const char *text, size_t size);
+  /** Writes a line to the host log and the run trace. `level` is a bp_log_level. */
+  void (*log)(void *ctx, int32_t level, const char *message, size_t size);
+  /** Returns non-zero once the run is cancelled; long-running blocks poll it and stop. */
+  int32_t (*is_cancelled)(void *ctx);
+  /** Sleeps up to `ms` milliseconds; returns BP_STATUS_CANCELLED early if the run is cancelled
+   *  or reaches its timeout, else BP_STATUS_OK. */
+  bp_status (*sleep_ms)(void *ctx, uint64_t ms);
+  /** Reads a dot path of the run environment (`payload`, `result.items.0`, `state.order`, ...)
+   *  as JSON text into `out`. BP_STATUS_NOT_FOUND when the path does not resolve. */
+  bp_status (*env_get)(void *ctx, const char *path, size_t path_size, bp_sink *out);
+  /** Reads run-scoped state at a dot path as JSON into `out` (BP_STATUS_NOT_FOUND if absent). */
+  bp_status (*state_get)(void *ctx, const char *path, size_t path_size, bp_sink *out);
+  /** Sets run-scoped state at a dot path (missing parents are created) to the JSON `value`.
+   *  BP_STATUS_ERROR with a message in `error` for an empty path or JSON that does not parse. */
+  bp_status (*state_set)(void *ctx, const char *path, size_t path_size, const char *value_json,
+                         size_t value_size, bp_sink *error);
+  /** Runs the blocks behind this block's end state `end_state` once, as a branch (a loop body),
+   *  with `scope_json` (a JSON object, e.g. {"item":…,"itemId":…}) added to their environment.
+   *  Writes the branch's Return Value as JSON (or `null`) into `out`. */
+  bp_status (*run_branch)(void *ctx, const char *end_state, size_t end_state_size,
+                          const char *scope_json, size_t scope_size, bp_sink *out,
+                          bp_sink *error);
+  /** Runs another blueprint of the same agent version with `payload_json` as its payload and
+   *  shared state; writes its Return Value as JSON (or `null`) into `out`. */
+  bp_status (*run_blueprint)(void *ctx, const char *blueprint_id, size_t blueprint_id_size,
+                             const char *payload_json, size_t payload_size, bp_sink *out,
+                             bp_sink *error);
+  /** Reads `key` of the agent's persistent key-value store as JSON into `out`
+   *  (BP_STATUS_NOT_FOUND if absent). Entries survive runs and restarts. SINCE: 1.1 */
+  bp_status (*kv_get)(void *ctx, const char *key, size_t key_size, bp_sink *out);
+  /** Stores the JSON `value` under `key` in the agent's key-value store. SINCE: 1.1 */
+  bp_status (*kv_set)(void *ctx, const char *key, size_t key_size, const char *value_json,
+                      size_t value_size, bp_sink *error);
+  /** Deletes `key`; BP_STATUS_NOT_FOUND if it did not exist. SINCE: 1.1 */
+  bp_status (*kv_delete)(void *ctx, const char *key, size_t key_size, bp_sink *error);
+  /** Reads the operator's setting `name` for this block type (host config
+   *  `block_settings.<type>.<name>`) as JSON into `out`; BP_STATUS_NOT_FOUND if unset.
+   *  SINCE: 1.1 */
+  bp_status (*setting_get)(void *ctx, const char *name, size_t name_size, bp_sink *out);
+} bp_host_api;
+
+/** bp_run_args: everything one block execution gets.
+ *  OWNERSHIP: host. LIFETIME: until run() returns. THREADING: the calling thread. */
+typedef struct bp_run_args {
+  /** sizeof(bp_run_args) as the host compiled it. */
+  uint32_t struct_size;
+  /** The block's fields as a JSON object, templates already rendered, defaults applied. */
+  const char *fields_json;
+  size_t fields_size;
+  /** Host services for this execution. */
+  const bp_host_api *host;
+  /** The block's result as JSON text (what the next block sees as @{result}). Empty = null. */
+  bp_sink output;
+  /** The error message when returning BP_STATUS_ERROR. */
+  bp_sink error;
+  /** Optional: the end state to take, overriding success/error (e.g. `true`, `loop`). */
+  bp_sink end_state;
+} bp_run_args;
+
+/** bp_block_vtable: one block type. OWNERSHIP: plugin (static storage). LIFETIME: from
+ *  bp_plugin_v1() until the library is unloaded. THREADING: run() may be called on many threads
+ *  at once, on the same instance too; create/destroy are never concurrent for one instance. */
+typedef struct bp_block_vtable {
+  /** sizeof(bp_block_vtable) as the plugin compiled it. */
+  uint32_t struct_size;
+  /** The block type id as in the manifest (`return_value`, `acme.uppercase`). */
+  const char *type;
+  /** Creates an instance for one blueprint block; may be NULL (run gets instance NULL).
+   *  `config_json` is the block's unrendered fields. Returns NULL and writes `error` to refuse. */
+  void *(*create)(const char *config_json, size_t config_size, bp_sink *error);
+  /** Runs the block once. Returns a bp_status; must not throw or longjmp. */
+  bp_status (*run)(void *instance, const bp_run_args *args);
+  /** Destroys an instance from create(); may be NULL. */
+  void (*destroy)(void *instance);
+} bp_block_vtable;
+
+/** bp_plugin: what bp_plugin_v1() returns. OWNERSHIP: plugin (static storage).
+ *  LIFETIME: until the library is unloaded. THREADING: read-only after bp_plugin_v1(). */
+typedef struct bp_plugin {
+  /** sizeof(bp_plugin) as the plugin compiled it. */
+  uint32_t struct_size;
+  /** BP_ABI_MAJOR the plugin was built with; must equal the host's. */
+  uint32_t abi_major;
+  /** BP_ABI_MINOR the plugin was built with; must be <= the host's. */
+  uint32_t abi_minor;
+  /** Reverse-DNS plugin id (`com.acme.text`) and its version (`1.2.0`). */
+  const char *id;
+  const char *version;
+  /** The manifest: {"blocks":[{"type","name","description","fields":[…],"end_states":[…],
+   *  "role"?}]} as UTF-8 JSON. */
+  const char *manifest_json;
+  size_t manifest_size;
+  /** Called once after load, before any create(); may be NULL. Non-OK refuses the load. */
+  bp_status (*init)(bp_sink *error);
+  /** Called once before unload, after every instance is destroyed; may be NULL. Must join
+   *  every thread the plugin started. */
+  void (*deinit)(void);
+  /** The block types, `block_count` pointers to vtables. */
+  uint32_t block_count;
+  const bp_block_vtable *const *blocks;
+} bp_plugin;
+
+/** bp_plugin_entry_fn: the type of the one exported symbol, `bp_plugin_v1`. */
+typedef const bp_plugin *(*bp_plugin_entry_fn)(void);
+
+/** The name of the one symbol a plugin exports. */
+#define BP_PLUGIN_ENTRY_SYMBOL "bp_plugin_v1"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BLUEPRINT_BLOCK_ABI_H */

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: Apache-2.0
+// sdk.hpp: write a block plugin in C++17. Header-only; the C ABI (block_abi.h) stays underneath.
+//
+// Start here: derive from blueprint::Block, give it `static constexpr std::string_view kType`,
+// `static BlockSpec spec()` and `Result run(Context&, const Json& fields)`, then list every block
+// type of the library once:
+//
+//   BLUEPRINT_PLUGIN("com.acme.text", "1.2.0", acme::Uppercase, acme::Lowercase)
+//
+// The macro defines the one exported entry `bp_plugin_v1()`: manifest JSON built from the specs,
+// and noexcept thunks that turn exceptions into the block's `error` end state.
+#ifndef BLUEPRINT_SDK_HPP
+#define BLUEPRINT_SDK_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "block_abi.h"
+
+namespace blueprint {
+
+/// The JSON value type of the SDK (nlohmann::json).
+using Json = nlohmann::json;
+
+/// Severity of a Context::log line.
+enum class LogLevel : std::int32_t { Debug = BP_LOG_DEBUG, Info, Warning, Error };
+
+/// Thrown by Context calls whose host service failed; becomes the block's error if not caught.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One field of a block's manifest. Build with the named constructors, refine with the setters.
+class Field {
+ public:
+  /// Free text; templates render inside it.
+  static Field string(std::string name) { return Field(std::move(name), "string"); }
+  /// A number (a literal, or text converted at run time).
+  static Field number(std::string name) { return Field(std::move(name), "number"); }
+  /// true/false (a literal, or text converted at run time).
+  static Field boolean(std::string name) { return Field(std::move(name), "boolean"); }
+  /// A JSON object (a literal, or JSON text parsed at run time).
+  static Field object(std::string name) { return Field(std::move(name), "object"); }
+  /// A JSON list (a literal, or JSON text parsed at run time).
+  static Field list(std::string name) { return Field(std::move(name), "list"); }
+  /// Any JSON value, passed as written (templates keep their JSON type).
+  static Field any(std::string name) { return Field(std::move(name), "any"); }
+  /// Text that must parse as JSON at run time (templates insert JSON-escaped values).
+  static Field json(std::string name) { return Field(std::move(name), "json"); }
+  /// One of a fixed set of strings.
+  static Field select(std::string name, std::vector<std::string> options) {
+    Field f(std::move(name), "string");
+    f.spec_["options"] = std::move(options);
+    return f;
+  }
+
+  /// Deploy fails when the field is missing.
+  Field& required() {
+    spec_["required"] = true;
+    return *this;
+  }
+  /// Shown in the catalogue and generated docs.
+  Field& description(std::string text) {
+    spec_["description"] = std::move(text);
+    return *this;
+  }
+  /// Used when the blueprint leaves the field out.
+  Field& defaultValue(Json value) {
+    spec_["default"] = std::move(value);
+    return *this;
+  }
+  /// The host passes the text as written, without rendering @{...} (the block resolves paths
+  /// itself through Context::env, as `if_else` does for its expression).
+  Field& raw() {
+    spec_["template"] = false;
+    return *this;
+  }
+  /// The field holds JSON text (parsed by the host before run()) when field `other` equals
+  /// `value`, e.g. set_state's `value` when `value_type` is `json`.
+  Field& jsonWhen(std::string other, std::string value) {
+    spec_["json_when"] = {{"field", std::move(other)}, {"equals", std::move(value)}};
+    return *this;
+  }
+  /// The manifest entry of this field.
+  const Json& toJson() const { return spec_; }
+
+ private:
+  Field(std::string name, const char* type) {
+    spec_["name"] = std::move(name);
+    spec_["type"] = type;
+  }
+  Json spec_;
+};
+
+/// A block type's manifest entry: type id, display name, fields, end states.
+class BlockSpec {
+ public:
+  /// `type` is the id blueprints use; `name` the display name.
+  BlockSpec(std::string_view type, std::string name) {
+    spec_["type"] = std::string(type);
+    spec_["name"] = std::move(name);
+    spec_["description"] = "";
+    spec_["fields"] = Json::array();
+    spec_["end_states"] = Json::array({"success", "error"});
+  }
+  BlockSpec& description(std::string text) {
+    spec_["description"] = std::move(text);
+    return *this;
+  }
+  BlockSpec& field(const Field& f) {
+    spec_["fields"].push_back(f.toJson());
+    return *this;
+  }
+  BlockSpec& endStates(std::initializer_list<std::string> states) {
+    spec_["end_states"] = Json::array();
+    for (const auto& s : states) spec_["end_states"].push_back(s);
+    return *this;
+  }
+  /// `trigger` (an entry point: API Trigger) or `return` (its result ends the run: Return Value).
+  BlockSpec& role(std::string role) {
+    spec_["role"] = std::move(role);
+    return *this;
+  }
+  /// End states the block runs itself through Context::runBranch (for_each's `loop`): blocks
+  /// behind them are not scheduled by the run, only by the block.
+  BlockSpec& branchStates(std::initializer_list<std::string> states) {
+    spec_["branch_states"] = Json::array();
+    for (const auto& s : states) spec_["branch_states"].push_back(s);
+    return *this;
+  }
+  /// The block never waits (no I/O, no sleep): the host may keep buffered stream events until a
+  /// later block waits or the run ends, so fast runs leave in one write (DESIGN §9).
+  BlockSpec& instant() {
+    spec_["instant"] = true;
+    return *this;
+  }
+  /// A sample: fields in, result out (both JSON text), for docs.
+  BlockSpec& example(std::string_view fields_json, std::string_view result_json) {
+    spec_["example"] = {{"fields", Json::parse(fields_json)}, {"result", Json::parse(result_json)}};
+    return *this;
+  }
+  const Json& toJson() const { return spec_; }
+
+ private:
+  Json spec_;
+};
+
+/// What a block run produced: an end state, a result value, and an error message on failure.
+class Result {
+ public:
+  /// Ends in `success` with `value` as the result.
+  static Result success(Json value = nullptr) { return Result("success", std::move(value), {}); }
+  /// Ends in `error`; `message` names what is wrong.
+  static Result error(std::string message) {
+    return Result("error", nullptr, std::move(message), true);
+  }
+  /// Ends in a named end state of the manifest (`true`, `response_error`, …) with a result.
+  static Result endState(std::string state, Json value = nullptr) {
+    return Result(std::move(state), std::move(value), {});
+  }
+  /// Fails into a named end state (e.g. `connection_error`) with a message and a result.
+  static Result failure(std::string state, std::string message, Json value = nullptr) {
+    return Result(std::move(state), std::move(value), std::move(message), true);
+  }
+
+  const std::string& state() const { return state_; }
+  const Json& value() const { return value_; }
+  const std::string& message() const { return message_; }
+  bool failed() const { return failed_; }
+
+ private:
+  Result(std::string state, Json value, std::string message, bool failed = false)
+      : state_(std::move(state)),
+        value_(std::move(value)),
+        message_(std::move(message)),
+        failed_(failed) {}
+  std::string state_;
+  Json value_;
+  std::string message_;
+  bool failed_ = false;
+};
+
+namespace detail {
+inline void appendToString(void* ctx, const char* data, std::size_t size) {
+  static_cast<std::string*>(ctx)->append(data, size);
+}
+inline bp_sink stringSink(std::string& s) { return bp_sink{&s, &appendToString}; }
+inline bool hostHas(const bp_host_api* host, std::size_t member_end) {
+  return host != nullptr && host->struct_size >= member_end;
+}
+#define BLUEPRINT_DETAIL_HOST_HAS(host, member) \
+  ::blueprint::detail::hostHas(host,            \
+                               offsetof(bp_host_api, member) + sizeof(((bp_host_api*)0)->member))
+}  // namespace detail
+
+/// The host's services for one block execution. Valid only during Block::run.
+class Context {
+ public:
+  explicit Context(const bp_host_api* host) : host_(host) {}
+
+  /// Streams `text` to the caller now (an SSE delta event).
+  void emit(std::string_view text) {
+    if (BLUEPRINT_DETAIL_HOST_HAS(host_, emit_delta))
+      host_->emit_delta(host_->ctx, text.data(), text.size());
+  }
+  /// Writes to the host log and the run trace.
+  void log(LogLevel level, std::string_view message) {
+    if (BLUEPRINT_DETAIL_HOST_HAS(host_, log))
+      host_->log(host_->ctx, static_cast<std::int32_t>(level), message.data(), message.size());
+  }
+  /// True once the run is cancelled or timed out: stop and return soon.
+  bool cancelled() const {
+    return BLUEPRINT_DETAIL_HOST_HAS(host_, is_cancelled) && host_->is_cancelled(host_->ctx) != 0;
+  }
+  /// Sleeps up to `duration`; false when cut short by cancellation or the run's timeout.
+  bool sleepFor(std::chrono::milliseconds duration) {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, sleep_ms)) return false;
+    auto ms = duration.count() < 0 ? 0 : static_cast<std::uint64_t>(duration.count());
+    return host_->sleep_ms(host_->ctx, ms) == BP_STATUS_OK;
+  }
+  /// A value of the run environment by dot path (`payload`, `result.id`, `state.x`), if any.
+  std::optional<Json> env(std::string_view path) const {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, env_get)) return std::nullopt;
+    std::string out;
+    bp_sink sink = detail::stringSink(out);
+    if (host_->env_get(host_->ctx, path.data(), path.size(), &sink) != BP_STATUS_OK)
+      return std::nullopt;
+    return Json::parse(out);
+  }
+  /// Run-scoped state at a dot path, if set.
+  std::optional<Json> state(std::string_view path) const {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, state_get)) return std::nullopt;
+    std::string out;
+    bp_sink sink = detail::stringSink(out);
+    if (host_->state_get(host_->ctx, path.data(), path.size(), &sink) != BP_STATUS_OK)
+      return std::nullopt;
+    return Json::parse(out);
+  }
+  /// Sets run-scoped state at a dot path; throws blueprint::Error when the host refuses.
+  void setState(std::string_view path, const Json& value) {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, state_set)) throw Error("this host has no run state");
+    std::string text = value.dump(), error;
+    bp_sink sink = detail::stringSink(error);
+    if (host_->state_set(host_->ctx, path.data(), path.size(), text.data(), text.size(), &sink) !=
+        BP_STATUS_OK)
+      throw Error(error);
+  }
+  /// Runs the branch behind `end_state` once with `scope` added to its environment; returns the
+  /// branch's Return Value (null if none). Throws blueprint::Error when the branch fails.
+  Json runBranch(std::string_view end_state, const Json& scope) {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, run_branch)) throw Error("this host cannot run branches");
+    std::string scope_text = scope.dump(), out, error;
+    bp_sink out_sink = detail::stringSink(out), err_sink = detail::stringSink(error);
+    bp_status st = host_->run_branch(host_->ctx, end_state.data(), end_state.size(),
+                                     scope_text.data(), scope_text.size(), &out_sink, &err_sink);
+    if (st != BP_STATUS_OK) throw Error(error.empty() ? "branch cancelled" : error);
+    return out.empty() ? Json(nullptr) : Json::parse(out);
+  }
+  /// Runs another blueprint of the same agent with `payload`; returns its Return Value.
+  Json runBlueprint(std::string_view blueprint_id, const Json& payload) {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, run_blueprint))
+      throw Error("this host cannot run blueprints");
+    std::string payload_text = payload.dump(), out, error;
+    bp_sink out_sink = detail::stringSink(out), err_sink = detail::stringSink(error);
+    bp_status st =
+        host_->run_blueprint(host_->ctx, blueprint_id.data(), blueprint_id.size(),
+                             payload_text.data(), payload_text.size(), &out_sink, &err_sink);
+    if (st != BP_STATUS_OK) throw Error(error.empty() ? "sub-run cancelled" : error);
+    return out.empty() ? Json(nullptr) : Json::parse(out);
+  }
+  /// The agent's persistent key-value entry `key`, if set (hosts older than ABI 1.1: nullopt).
+  std::optional<Json> kvGet(std::string_view key) const {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, kv_get)) return std::nullopt;
+    std::string out;
+    bp_sink sink = detail::stringSink(out);
+    bp_status st = host_->kv_get(host_->ctx, key.data(), key.size(), &sink);
+    if (st == BP_STATUS_NOT_FOUND) return std::nullopt;
+    if (st != BP_STATUS_OK) throw Error(out.empty() ? "key-value store failed" : out);
+    return Json::parse(out);
+  }
+  /// Stores `value` under `key`; throws blueprint::Error when the host cannot.
+  void kvSet(std::string_view key, const Json& value) {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, kv_set)) throw Error("this host has no key-value store");
+    std::string text = value.dump(), error;
+    bp_sink sink = detail::stringSink(error);
+    if (host_->kv_set(host_->ctx, key.data(), key.size(), text.data(), text.size(), &sink) !=
+        BP_STATUS_OK)
+      throw Error(error.empty() ? "key-value store failed" : error);
+  }
+  /// Deletes `key`; false when it did not exist.
+  bool kvDelete(std::string_view key) {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, kv_delete))
+      throw Error("this host has no key-value store");
+    std::string error;
+    bp_sink sink = detail::stringSink(error);
+    bp_status st = host_->kv_delete(host_->ctx, key.data(), key.size(), &sink);
+    if (st == BP_STATUS_NOT_FOUND) return false;
+    if (st != BP_STATUS_OK) throw Error(error.empty() ? "key-value store failed" : error);
+    return true;
+  }
+  /// The operator's setting `name` for this block type (host config
+  /// `block_settings.<type>.<name>`), if set.
+  std::optional<Json> setting(std::string_view name) const {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, setting_get)) return std::nullopt;
+    std::string out;
+    bp_sink sink = detail::stringSink(out);
+    if (host_->setting_get(host_->ctx, name.data(), name.size(), &sink) != BP_STATUS_OK)
+      return std::nullopt;
+    return Json::parse(out);
+  }
+  /// The raw C services, for what this wrapper does not cover.
+  const bp_host_api* raw() const { return host_; }
+
+ private:
+  const bp_host_api* host_;
+};
+
+/// Base of every C++ block. One instance per block of a deployed blueprint; run() may be called
+/// on several threads at once, so keep per-run data on the stack.
+class Block {
+ public:
+  virtual ~Block() = default;
+  /// Runs once with the rendered `fields` (a JSON object, defaults applied).
+  virtual Result run(Context& ctx, const Json& fields) = 0;
+};
+
+namespace detail {
+
+inline void writeSink(const bp_sink& sink, std::string_view text) {
+  if (sink.write != nullptr) sink.write(sink.ctx, text.data(), text.size());
+}
+
+template <typename T>
+void* createThunk(const char* config, std::size_t size, bp_sink* error) noexcept {
+  try {
+    if constexpr (std::is_constructible_v<T, const Json&>) {
+      Json cfg = size == 0 ? Json::object() : Json::parse(config, config + size);
+      return static_cast<Block*>(new T(cfg));
+    } else {
+      (void)config;
+      (void)size;
+      return static_cast<Block*>(new T());
+    }
+  } catch (const std::exception& e) {
+    if (error != nullptr) writeSink(*error, e.what());
+  } catch (...) {
+    if (error != nullptr) writeSink(*error, "unknown exception in create");
+  }
+  return nullptr;
+}
+
+inline bp_status runThunk(void* instance, const bp_run_args* args) noexcept {
+  try {
+    Json fields = args->fields_size == 0
+                      ? Json::object()
+                      : Json::parse(args->fields_json, args->fields_json + args->fields_size);
+    Context ctx(args->host);
+    Result r = static_cast<Block*>(instance)->run(ctx, fields);
+    if (!r.value().is_null()) writeSink(args->output, r.value().dump());
+    const bool default_state = r.state() == (r.failed() ? "error" : "success");
+    if (!default_state) writeSink(args->end_state, r.state());
+    if (r.failed()) {
+      writeSink(args->error, r.message());
+      return BP_STATUS_ERROR;
+    }
+    return BP_STATUS_OK;
+  } catch (const std::exception& e) {
+    writeSink(args->error, e.what());
+  } catch (...) {
+    writeSink(args->error, "unknown exception");
+  }
+  return BP_STATUS_ERROR;
+}
+
+inline void destroyThunk(void* instance) noexcept { delete static_cast<Block*>(instance); }
+
+/// Builds the static bp_plugin for a list of block types (runs once, on first bp_plugin_v1()).
+template <typename... Ts>
+struct PluginTable {
+  static constexpr std::size_t kCount = sizeof...(Ts);
+  std::string id, version, manifest;
+  std::string types[kCount];
+  bp_block_vtable vtables[kCount];
+  const bp_block_vtable* pointers[kCount];
+  bp_plugin plugin;
+
+  PluginTable(const char* plugin_id, const char* plugin_version, bp_status (*init)(bp_sink*),
+              void (*deinit)())
+      : id(plugin_id),
+        version(plugin_version),
+        types{std::string(Ts::kType)...},
+        vtables{bp_block_vtable{sizeof(bp_block_vtable), nullptr, &createThunk<Ts>, &runThunk,
+                                &destroyThunk}...},
+        pointers{},
+        plugin{} {
+    Json blocks = Json::array({Ts::spec().toJson()...});
+    manifest = Json{{"blocks", std::move(blocks)}}.dump();
+    for (std::size_t i = 0; i < kCount; ++i) {
+      vtables[i].type = types[i].c_str();
+      pointers[i] = &vtables[i];
+    }
+    plugin.struct_size = sizeof(bp_plugin);
+    plugin.abi_major = BP_ABI_MAJOR;
+    plugin.abi_minor = BP_ABI_MINOR;
+    plugin.id = id.c_str();
+    plugin.version = version.c_str();
+    plugin.manifest_json = manifest.data();
+    plugin.manifest_size = manifest.size();
+    plugin.init = init;
+    plugin.deinit = deinit;
+    plugin.block_count = static_cast<std::uint32_t>(kCount);
+    plugin.blocks = pointers;
+  }
+};
+
+template <typename... Ts>
+const bp_plugin* pluginFor(const char* id, const char* version, bp_status (*init)(bp_sink*),
+                           void (*deinit)()) noexcept {
+  // A function-local static: with -fno-gnu-unique (blueprint_add_block) it stays STB_LOCAL-ish
+  // and never pins the library in memory.
+  static const PluginTable<Ts...> table(id, version, init, deinit);
+  return &table.plugin;
+}
+
+}  // namespace detail
+}  // namespace blueprint
+
+/// Defines the plugin entry point for the listed block types.
+#define BLUEPRINT_PLUGIN(ID, VERSION, ...)                                             \
+  extern "C" BP_EXPORT const bp_plugin* bp_plugin_v1(void) {                           \
+    return ::blueprint::detail::pluginFor<__VA_ARGS__>(ID, VERSION, nullptr, nullptr); \
+  }
+
+/// Like BLUEPRINT_PLUGIN, with library-wide hooks: `bp_status init(bp_sink* error)` (may refuse
+/// the load) and `void deinit()` (must join every thread the library started).
+#define BLUEPRINT_PLUGIN_WITH_HOOKS(ID, VERSION, INIT, DEINIT, ...)                \
+  extern "C" BP_EXPORT const bp_plugin* bp_plugin_v1(void) {                       \
+    return ::blueprint::detail::pluginFor<__VA_ARGS__>(ID, VERSION, INIT, DEINIT); \
+  }
+
+#endif  // BLUEPRINT_SDK_HPP
