@@ -209,6 +209,33 @@ std::shared_ptr<const CompiledAgent> AgentService::version(const std::string& ag
   return fresh;
 }
 
+std::vector<std::string> AgentService::recompileAll() {
+  std::vector<std::pair<std::pair<std::string, std::int64_t>, std::shared_ptr<const CompiledAgent>>>
+      entries;
+  {
+    std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+    entries.assign(cache_.begin(), cache_.end());
+  }
+  auto catalog = plugins_.current();
+  std::vector<std::string> affected;
+  for (auto& [key, agent] : entries) {
+    if (agent->catalog->generation() == catalog->generation()) continue;
+    try {
+      auto fresh = CompiledAgent::compile(key.first, key.second, agent->definition, catalog);
+      std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+      cache_[key] = std::move(fresh);
+    } catch (const DefinitionError& e) {
+      affected.push_back(key.first + " version " + std::to_string(key.second) + ": " + e.what());
+      Poco::Logger::get("blueprint.agents")
+          .warning(
+              "agent %s version %s cannot run with the new plugins (%s); it keeps its "
+              "previous plugin generation",
+              key.first, std::to_string(key.second), std::string(e.what()));
+    }
+  }
+  return affected;
+}
+
 std::shared_ptr<const CompiledAgent> AgentService::draft(const std::string& agent_id) {
   std::optional<AgentRecord> rec = storage_.getAgent(agent_id);
   if (!rec) throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");

@@ -62,6 +62,11 @@ class AgentService {
   /// The current draft compiled (the editor's Run blueprint button). Throws ApiError.
   std::shared_ptr<const CompiledAgent> draft(const std::string& agent_id);
 
+  /// Recompiles every cached agent against the current catalogue (after a plugin reload), so new
+  /// runs use the new generation and the old one can unload. Returns the agents that cannot run
+  /// with it (they keep serving on the generation they were compiled with).
+  std::vector<std::string> recompileAll();
+
   /// Saves and deploys every agent file of `dir` (`<id>.json`); an unchanged definition keeps
   /// its deployed version. Returns one line per agent; throws nothing (bad files are reported).
   std::vector<std::string> loadDirectory(const std::filesystem::path& dir);

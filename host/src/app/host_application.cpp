@@ -23,6 +23,7 @@
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
 #include "http/request_router.hpp"
+#include "plugins/plugin_watcher.hpp"
 
 extern char** environ;
 
@@ -179,12 +180,18 @@ int HostApplication::main(const std::vector<std::string>& args) {
     fs::remove_all(fs::path(config.data) / "plugin-cache", ec);
   }
   ReloadReport report = plugins->reload();
-  if (config.watch_plugins)
-    log.warning("watch_plugins is set, but this build reloads plugins only on SIGHUP");
+  std::unique_ptr<PluginWatcher> watcher;
+  if (config.watch_plugins) {
+    watcher = std::make_unique<PluginWatcher>(*plugins,
+                                              std::chrono::milliseconds(config.plugin_debounce_ms));
+    log.information("watching %s for plugin changes", config.plugins);
+  }
   if (plugins->current()->types().empty())
     log.warning("no block types loaded from %s; runs will fail until plugins are added",
                 config.plugins);
   agents = std::make_unique<AgentService>(*storage, *plugins);
+  plugins->setOnPublish(
+      [&agents](ReloadReport& report) { report.affected_agents = agents->recompileAll(); });
   if (!config.agents.empty())
     for (const auto& line : agents->loadDirectory(config.agents)) log.information("agent %s", line);
 
@@ -279,6 +286,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   signal_thread.join();
   maintenance.join();
   heartbeat.stop();
+  watcher.reset();
   return Application::EXIT_OK;
 }
 

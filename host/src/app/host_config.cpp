@@ -60,6 +60,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       api_keys = getAs<std::string>(v, key, source);
     else if (key == "watch_plugins")
       watch_plugins = getAs<bool>(v, key, source);
+    else if (key == "plugin_debounce_ms")
+      plugin_debounce_ms = getAs<int>(v, key, source);
     else if (key == "threads")
       threads = getAs<int>(v, key, source);
     else if (key == "min_threads")

@@ -43,6 +43,11 @@ void handleMetrics(RequestContext& ctx) {
       "# TYPE blueprint_plugin_catalog_generation gauge\n";
   gauges += "blueprint_plugin_catalog_generation " +
             std::to_string(s.plugins->current()->generation()) + "\n";
+  gauges +=
+      "# HELP blueprint_plugin_zombie_generations Plugin generations still mapped after unload.\n"
+      "# TYPE blueprint_plugin_zombie_generations gauge\n";
+  gauges +=
+      "blueprint_plugin_zombie_generations " + std::to_string(zombieGenerationsTotal()) + "\n";
   const std::string text = s.metrics->render(gauges);
   ctx.response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);
   ctx.response.setContentType("text/plain; version=0.0.4");

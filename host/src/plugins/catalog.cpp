@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "plugins/catalog.hpp"
 
+#include <dlfcn.h>
+
+#include <Poco/Logger.h>
+
 #include <algorithm>
+#include <mutex>
 #include <system_error>
 
 namespace blueprint::host {
@@ -15,9 +20,36 @@ LoadedPlugin::LoadedPlugin(std::string file_name, std::uint64_t generation,
       library_(std::move(library)),
       plugin_(plugin) {}
 
+namespace {
+std::mutex zombie_mutex;
+std::map<std::string, int> zombie_counts;
+}  // namespace
+
+int zombieGenerations(const std::string& file_name) {
+  std::lock_guard<std::mutex> lock(zombie_mutex);
+  auto it = zombie_counts.find(file_name);
+  return it == zombie_counts.end() ? 0 : it->second;
+}
+
+int zombieGenerationsTotal() {
+  std::lock_guard<std::mutex> lock(zombie_mutex);
+  int total = 0;
+  for (const auto& [name, n] : zombie_counts) total += n;
+  return total;
+}
+
 LoadedPlugin::~LoadedPlugin() {
   if (plugin_ != nullptr && plugin_->deinit != nullptr) plugin_->deinit();
   library_.unload();
+  // dlclose may silently keep the library mapped; ask the loader whether it really went.
+  if (void* still = ::dlopen(cache_path_.c_str(), RTLD_NOW | RTLD_NOLOAD)) {
+    ::dlclose(still);  // balance our probe; the zombie stays as it was
+    std::lock_guard<std::mutex> lock(zombie_mutex);
+    ++zombie_counts[file_name_];
+    Poco::Logger::get("blueprint.plugins")
+        .warning("plugin %s generation %s is still mapped after unload (zombie)", file_name_,
+                 std::to_string(generation_));
+  }
   std::error_code ec;
   std::filesystem::remove(cache_path_, ec);  // the private copy is ours alone (DESIGN §5)
 }

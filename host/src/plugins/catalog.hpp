@@ -46,6 +46,14 @@ class LoadedPlugin {
   const bp_plugin* plugin_;
 };
 
+/// Generations of plugin `file_name` that stayed mapped after their last release (dlclose did not
+/// unload them: a UNIQUE symbol, a thread left running, a leaked dlopen).
+int zombieGenerations(const std::string& file_name);
+/// All zombie generations of all plugins (the blueprint_plugin_zombie_generations metric).
+int zombieGenerationsTotal();
+/// Reloads of a plugin are refused once this many of its generations stayed mapped.
+inline constexpr int kMaxZombieGenerations = 8;
+
 /// A field of a block type's manifest, as the host uses it.
 struct FieldSpec {
   std::string name;

@@ -13,7 +13,8 @@ Json ReloadReport::toJson() const {
   return {{"catalog_generation", catalog_generation},
           {"loaded", loaded},
           {"rejected", rejected},
-          {"removed", removed}};
+          {"removed", removed},
+          {"affected_agents", affected_agents}};
 }
 
 PluginManager::PluginManager(fs::path plugin_dir, fs::path cache_dir)
@@ -65,6 +66,16 @@ ReloadReport PluginManager::reload() {
     const std::string signature = signatureOf(path);
     FileState& state = files_[name];
     if (!signature.empty() && signature == state.signature) continue;
+    if (const int zombies = zombieGenerations(name); zombies >= kMaxZombieGenerations) {
+      state.signature = signature;
+      state.status.last_error = name + ": " + std::to_string(zombies) +
+                                " earlier generations of this plugin could not be unloaded "
+                                "(the library pins itself in memory); further reloads are refused "
+                                "until the host restarts. Build it with blueprint_add_block().";
+      report.rejected.push_back(state.status.last_error);
+      log.error("%s", state.status.last_error);
+      continue;
+    }
     state.signature = signature;
     state.status.file_name = name;
     PluginLoadResult loaded = loader_.load(path, next_generation_++);
@@ -103,9 +114,17 @@ ReloadReport PluginManager::reload() {
   report.catalog_generation = ++catalog_generation_;
   auto catalog = std::make_shared<const Catalog>(report.catalog_generation, std::move(types),
                                                  std::move(statuses));
-  std::lock_guard<std::mutex> publish(current_mutex_);
-  current_ = std::move(catalog);
+  {
+    std::lock_guard<std::mutex> publish(current_mutex_);
+    current_ = std::move(catalog);
+  }
+  if (on_publish_) on_publish_(report);
   return report;
+}
+
+void PluginManager::setOnPublish(std::function<void(ReloadReport&)> callback) {
+  std::lock_guard<std::mutex> lock(reload_mutex_);
+  on_publish_ = std::move(callback);
 }
 
 }  // namespace blueprint::host

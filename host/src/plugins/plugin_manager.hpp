@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,8 @@ struct ReloadReport {
   std::vector<std::string> loaded;    ///< "file (id version) generation N"
   std::vector<std::string> rejected;  ///< "file: why"
   std::vector<std::string> removed;   ///< file names
+  /// Deployed agents that cannot run with the new catalogue (they keep their old generation).
+  std::vector<std::string> affected_agents;
   Json toJson() const;
 };
 
@@ -35,6 +38,9 @@ class PluginManager {
   /// The catalogue new runs should use (never null after construction).
   std::shared_ptr<const Catalog> current() const;
   const std::filesystem::path& directory() const { return plugin_dir_; }
+  /// Called after every publish (on the reloading thread), e.g. to recompile deployed agents so
+  /// runs move to the new generation and the old one can unload.
+  void setOnPublish(std::function<void(ReloadReport&)> callback);
 
  private:
   struct FileState {
@@ -51,6 +57,7 @@ class PluginManager {
   std::uint64_t catalog_generation_ = 0;
   mutable std::mutex current_mutex_;
   std::shared_ptr<const Catalog> current_;
+  std::function<void(ReloadReport&)> on_publish_;
 };
 
 }  // namespace blueprint::host
