@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth/api_keys.hpp"
+#include "new_block.hpp"
 #include "blueprint/blueprint_validator.hpp"
 #include "engine/compiled_blueprint.hpp"
 #include "engine/runner.hpp"
@@ -35,6 +36,8 @@ const char* kUsage =
     "        check agent files against the block catalogue\n"
     "  blocks [--plugins DIR] [--markdown]\n"
     "        list the block types of a plugin directory\n"
+    "  new-block <name> [--type VENDOR.TYPE] [--dir DIR]\n"
+    "        scaffold an out-of-tree block project that builds against the installed SDK\n"
     "  hash-key <key>\n"
     "        print the SHA-256 hex of an API key, for the API keys file\n";
 
@@ -238,6 +241,21 @@ int cmdBlocks(int argc, char** argv) {
   return 0;
 }
 
+int cmdNewBlock(int argc, char** argv) {
+  Args a = parseArgs(argc, argv, {"type", "dir"}, {});
+  if (a.positional.size() != 1) return usageError("new-block needs one plugin name, e.g. acme_text");
+  const std::string name = a.positional[0];
+  const std::string type = a.options.count("type") ? a.options["type"] : name + ".reverse";
+  const fs::path dir = a.options.count("dir") ? fs::path(a.options["dir"]) : fs::path(name);
+  blueprint::cli::scaffoldBlockProject(name, type, dir);
+  std::cout << "created " << dir.string() << "/ with block type " << type << "\n\n"
+            << "  cmake -S " << dir.string() << " -B " << dir.string()
+            << "/build -DCMAKE_PREFIX_PATH=<Blueprint SDK prefix>\n"
+            << "  cmake --build " << dir.string() << "/build && ctest --test-dir " << dir.string()
+            << "/build\n";
+  return 0;
+}
+
 int cmdHashKey(int argc, char** argv) {
   if (argc != 3) return usageError("hash-key needs exactly one key");
   std::cout << blueprint::host::ApiKeys::sha256Hex(argv[2]) << "\n";
@@ -254,6 +272,7 @@ int main(int argc, char** argv) {
     if (cmd == "validate") return cmdValidate(argc, argv);
     if (cmd == "blocks") return cmdBlocks(argc, argv);
     if (cmd == "hash-key") return cmdHashKey(argc, argv);
+    if (cmd == "new-block") return cmdNewBlock(argc, argv);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::cout << kUsage;
       return 0;
