@@ -13,11 +13,12 @@
 #include <vector>
 
 #include "auth/api_keys.hpp"
-#include "new_block.hpp"
 #include "blueprint/blueprint_validator.hpp"
 #include "engine/compiled_blueprint.hpp"
 #include "engine/runner.hpp"
 #include "jobs/run_events.hpp"
+#include "new_block.hpp"
+#include "plugins/plugin_loader.hpp"
 #include "plugins/plugin_manager.hpp"
 
 namespace fs = std::filesystem;
@@ -38,6 +39,8 @@ const char* kUsage =
     "        list the block types of a plugin directory\n"
     "  new-block <name> [--type VENDOR.TYPE] [--dir DIR]\n"
     "        scaffold an out-of-tree block project that builds against the installed SDK\n"
+    "  probe <plugin.so>\n"
+    "        load one plugin file as the host would and report its block types\n"
     "  hash-key <key>\n"
     "        print the SHA-256 hex of an API key, for the API keys file\n";
 
@@ -243,7 +246,8 @@ int cmdBlocks(int argc, char** argv) {
 
 int cmdNewBlock(int argc, char** argv) {
   Args a = parseArgs(argc, argv, {"type", "dir"}, {});
-  if (a.positional.size() != 1) return usageError("new-block needs one plugin name, e.g. acme_text");
+  if (a.positional.size() != 1)
+    return usageError("new-block needs one plugin name, e.g. acme_text");
   const std::string name = a.positional[0];
   const std::string type = a.options.count("type") ? a.options["type"] : name + ".reverse";
   const fs::path dir = a.options.count("dir") ? fs::path(a.options["dir"]) : fs::path(name);
@@ -253,6 +257,32 @@ int cmdNewBlock(int argc, char** argv) {
             << "/build -DCMAKE_PREFIX_PATH=<Blueprint SDK prefix>\n"
             << "  cmake --build " << dir.string() << "/build && ctest --test-dir " << dir.string()
             << "/build\n";
+  return 0;
+}
+
+/// Loads one plugin file the way the host does, in this process (the host's --probe-plugins
+/// runs this in a child so a crashing static initialiser cannot take it down).
+int cmdProbe(int argc, char** argv) {
+  if (argc != 3) return usageError("probe needs exactly one plugin file");
+  const fs::path cache =
+      fs::temp_directory_path() / ("blueprint-probe-" + std::to_string(::getpid()));
+  std::string error;
+  {
+    blueprint::host::PluginLoader loader(cache);
+    blueprint::host::PluginLoadResult result = loader.load(argv[2], 1);
+    error = result.error;
+    if (result.ok()) {
+      std::cout << result.plugin->id() << " " << result.plugin->version() << ":";
+      for (const auto& t : result.types) std::cout << " " << t->type;
+      std::cout << "\n";
+    }
+  }  // unloaded here, before the cache dir goes
+  std::error_code ec;
+  fs::remove_all(cache, ec);
+  if (!error.empty()) {
+    std::cerr << error << "\n";
+    return 1;
+  }
   return 0;
 }
 
@@ -273,6 +303,7 @@ int main(int argc, char** argv) {
     if (cmd == "blocks") return cmdBlocks(argc, argv);
     if (cmd == "hash-key") return cmdHashKey(argc, argv);
     if (cmd == "new-block") return cmdNewBlock(argc, argv);
+    if (cmd == "probe") return cmdProbe(argc, argv);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::cout << kUsage;
       return 0;

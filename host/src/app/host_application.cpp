@@ -57,6 +57,9 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("threads", "N", "maximum HTTP connection threads");
   flag("watch-plugins", nullptr, "reload plugins when the plugin directory changes");
   flag("no-watch-plugins", nullptr, "do not watch the plugin directory");
+  flag("probe-plugins", nullptr,
+       "load each new plugin build in a child process first (`blueprint probe`), so a crash in "
+       "its static initialisers cannot take the host down");
 }
 
 void HostApplication::handleHelp(const std::string&, const std::string&) {
@@ -76,6 +79,8 @@ void HostApplication::handleFlag(const std::string& name, const std::string& val
     flags_.emplace_back("watch-plugins", "true");
   else if (name == "no-watch-plugins")
     flags_.emplace_back("watch-plugins", "false");
+  else if (name == "probe-plugins")
+    flags_.emplace_back("probe-plugins", "true");
   else
     flags_.emplace_back(name, value);
 }
@@ -178,6 +183,18 @@ int HostApplication::main(const std::vector<std::string>& args) {
     // Stale private copies of an earlier process are never in use: clear them.
     std::error_code ec;
     fs::remove_all(fs::path(config.data) / "plugin-cache", ec);
+  }
+  if (config.probe_plugins) {
+    // The probe is the `blueprint` CLI installed next to this binary.
+    std::error_code ec;
+    fs::path cli = fs::read_symlink("/proc/self/exe", ec).parent_path() / "blueprint";
+    if (!fs::exists(cli, ec)) {
+      std::cerr
+          << "blueprint-host: --probe-plugins needs the blueprint CLI next to blueprint-host ("
+          << cli.string() << ")\n";
+      return Application::EXIT_CONFIG;
+    }
+    plugins->setProbeCommand(cli);
   }
   ReloadReport report = plugins->reload();
   std::unique_ptr<PluginWatcher> watcher;

@@ -60,6 +60,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       api_keys = getAs<std::string>(v, key, source);
     else if (key == "watch_plugins")
       watch_plugins = getAs<bool>(v, key, source);
+    else if (key == "probe_plugins")
+      probe_plugins = getAs<bool>(v, key, source);
     else if (key == "plugin_debounce_ms")
       plugin_debounce_ms = getAs<int>(v, key, source);
     else if (key == "threads")
@@ -145,6 +147,8 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
     storage = value;
   else if (name == "api-keys" || name == "api_keys")
     api_keys = value;
+  else if (name == "probe-plugins" || name == "probe_plugins")
+    probe_plugins = parseBool(value, name);
   else if (name == "threads")
     threads = static_cast<int>(parseInt(value, "threads"));
   else if (name == "watch-plugins" || name == "watch_plugins")

@@ -22,7 +22,8 @@ struct HostConfig {
   std::string storage;   ///< empty: sqlite:<data>/host.db
   std::string api_keys;  ///< empty: generated key in the data dir
   bool watch_plugins = false;
-  int plugin_debounce_ms = 300;  ///< quiet time before a directory change triggers a reload
+  int plugin_debounce_ms = 300;
+  bool probe_plugins = false;    ///< first load of each build in a child process  ///< quiet time before a directory change triggers a reload
 
   // HTTP server (Poco serves each connection on one pool thread for its whole life, so the pool
   // must exceed the idle keep-alive connections it should tolerate; see docs/decisions).

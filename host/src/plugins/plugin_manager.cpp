@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "plugins/plugin_manager.hpp"
 
+#include "plugins/plugin_probe.hpp"
+
 #include <sys/stat.h>
 
 #include <Poco/Logger.h>
@@ -78,7 +80,12 @@ ReloadReport PluginManager::reload() {
     }
     state.signature = signature;
     state.status.file_name = name;
-    PluginLoadResult loaded = loader_.load(path, next_generation_++);
+    PluginLoadResult loaded;
+    if (!probe_command_.empty()) {
+      std::string why = probePluginInChild(probe_command_, path, std::chrono::seconds(30));
+      if (!why.empty()) loaded.error = why.rfind(name + ": ", 0) == 0 ? why : name + ": " + why;
+    }
+    if (loaded.error.empty()) loaded = loader_.load(path, next_generation_++);
     if (!loaded.ok()) {
       state.status.last_error = loaded.error;
       report.rejected.push_back(loaded.error);

@@ -38,6 +38,9 @@ class PluginManager {
   /// The catalogue new runs should use (never null after construction).
   std::shared_ptr<const Catalog> current() const;
   const std::filesystem::path& directory() const { return plugin_dir_; }
+  /// Loads every new build in a child process first (`blueprint probe <file>`), so a plugin that
+  /// crashes in its static initialisers cannot take the host down. Empty path: off.
+  void setProbeCommand(std::filesystem::path command) { probe_command_ = std::move(command); }
   /// Called after every publish (on the reloading thread), e.g. to recompile deployed agents so
   /// runs move to the new generation and the old one can unload.
   void setOnPublish(std::function<void(ReloadReport&)> callback);
@@ -58,6 +61,7 @@ class PluginManager {
   mutable std::mutex current_mutex_;
   std::shared_ptr<const Catalog> current_;
   std::function<void(ReloadReport&)> on_publish_;
+  std::filesystem::path probe_command_;
 };
 
 }  // namespace blueprint::host
