@@ -118,7 +118,7 @@ std::vector<ValidationIssue> validateAgent(const AgentDef& agent, const Catalog&
     std::map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < bp.blocks.size(); ++i) index.emplace(bp.blocks[i].id, i);
     std::set<std::string> has_incoming;
-    int triggers = 0;
+    std::string first_trigger;
     for (const auto& block : bp.blocks) {
       const BlockType* type = catalog.find(block.type);
       if (type == nullptr) {
@@ -127,7 +127,13 @@ std::vector<ValidationIssue> validateAgent(const AgentDef& agent, const Catalog&
                               "' (no loaded plugin provides it; see GET /v1/blocks)"});
       } else {
         checkFields(bp, block, *type, issues);
-        if (type->role == "trigger") ++triggers;
+        // Name the extra trigger and the first one, so the message locates the defect.
+        if (type->role == "trigger" && first_trigger.empty())
+          first_trigger = block.id;
+        else if (type->role == "trigger")
+          issues.push_back({bp.id, block.id, "",
+                            "is another trigger (the first is '" + first_trigger +
+                                "'); a blueprint has at most one"});
       }
       for (const auto& [state, targets] : block.next) {
         if (type != nullptr && !type->hasEndState(state)) {
@@ -148,10 +154,6 @@ std::vector<ValidationIssue> validateAgent(const AgentDef& agent, const Catalog&
         }
       }
     }
-    if (triggers > 1)
-      issues.push_back(
-          {bp.id, "", "",
-           "has " + std::to_string(triggers) + " trigger blocks; a blueprint has at most one"});
     for (const auto& block : bp.blocks) {
       const BlockType* type = catalog.find(block.type);
       if (type != nullptr && type->role == "trigger" && has_incoming.count(block.id) > 0)

@@ -516,8 +516,11 @@ BlockOutcome Execution::runBlock(std::size_t b) {
     }
   }
   // A failure without a chosen end state keeps its own message even when the type declares no
-  // `error` end state (delay): no edge can handle it, so the run stops with that message.
-  const bool implicit_error = out.kind == BlockOutcome::Kind::Failed && end_state.empty();
+  // `error` end state (delay): no edge can handle it, so the run stops with that message. The
+  // same holds when the host overrode the block's chosen end state (output too large or not
+  // JSON): the block did not choose `error`, so its manifest need not declare it.
+  const bool implicit_error =
+      out.kind == BlockOutcome::Kind::Failed && (end_state.empty() || end_state != out.end_state);
   if (!implicit_error && !block.type->hasEndState(out.end_state)) {
     out.message =
         "the block ended in end state '" + out.end_state + "', which its manifest does not declare";

@@ -39,17 +39,23 @@ std::string PluginLoader::checkElf(const fs::path& file) {
   std::string error;
   const std::string data = readFile(file, error);
   if (!error.empty()) return error;
+  // A damaged file is most often one still being copied: say how to deploy it safely (§5).
+  const std::string file_name = file.filename().string();
+  auto damaged = [&](const std::string& what) {
+    return what + "; if it was still being copied, copy it again: write " + file_name +
+           ".tmp, then rename it over " + file_name;
+  };
   Elf64_Ehdr eh{};
   if (!readAt(data, 0, eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
-    return "not an ELF file (truncated or not a shared library)";
+    return damaged("not an ELF file (truncated or not a shared library)");
   if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_DYN)
-    return "not a 64-bit ELF shared library";
+    return "not a 64-bit ELF shared library; build it with blueprint_add_block()";
   if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0)
-    return "ELF file has no section headers (truncated?)";
+    return damaged("ELF file has no section headers (truncated?)");
   std::vector<Elf64_Shdr> sections(eh.e_shnum);
   for (std::uint16_t i = 0; i < eh.e_shnum; ++i)
     if (!readAt(data, eh.e_shoff + std::uint64_t{i} * sizeof(Elf64_Shdr), sections[i]))
-      return "ELF section table is truncated";
+      return damaged("ELF section table is truncated");
   bool found_entry = false;
   int unique_count = 0;
   bool has_dynsym = false;
@@ -57,13 +63,13 @@ std::string PluginLoader::checkElf(const fs::path& file) {
     if (sh.sh_type != SHT_DYNSYM) continue;
     has_dynsym = true;
     if (sh.sh_link >= sections.size() || sh.sh_entsize != sizeof(Elf64_Sym))
-      return "ELF dynamic symbol table is malformed";
+      return damaged("ELF dynamic symbol table is malformed");
     const Elf64_Shdr& strtab = sections[sh.sh_link];
     if (strtab.sh_offset > data.size() || data.size() - strtab.sh_offset < strtab.sh_size)
-      return "ELF string table is truncated";
+      return damaged("ELF string table is truncated");
     for (std::uint64_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size; off += sizeof(Elf64_Sym)) {
       Elf64_Sym sym{};
-      if (!readAt(data, sh.sh_offset + off, sym)) return "ELF symbol table is truncated";
+      if (!readAt(data, sh.sh_offset + off, sym)) return damaged("ELF symbol table is truncated");
       if (ELF64_ST_BIND(sym.st_info) == STB_GNU_UNIQUE) ++unique_count;
       if (sym.st_shndx == SHN_UNDEF || sym.st_name >= strtab.sh_size) continue;
       const char* name = data.data() + strtab.sh_offset + sym.st_name;
@@ -74,7 +80,7 @@ std::string PluginLoader::checkElf(const fs::path& file) {
         found_entry = true;
     }
   }
-  if (!has_dynsym) return "ELF file has no dynamic symbol table";
+  if (!has_dynsym) return damaged("ELF file has no dynamic symbol table");
   if (!found_entry)
     return "does not export bp_plugin_v1 (build it with blueprint_add_block() and "
            "BLUEPRINT_PLUGIN(...))";
