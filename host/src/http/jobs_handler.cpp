@@ -147,6 +147,7 @@ void handleRetryJob(RequestContext& ctx) {
     j.lease_until_ms.reset();
     j.trace = Json::array();
     s.storage->putJob(j);
+    s.registry->forgetFinished(id);  // else polls would see the failed attempt until a claim
     s.worker->notify();
     sendJson(ctx.response, 202, jobToJson(j));
     return;
@@ -155,6 +156,8 @@ void handleRetryJob(RequestContext& ctx) {
     throw ApiError(
         409, "job_not_retryable",
         "only jobs that ended in error can be retried; job '" + id + "' is " + job->status);
+  // The failed attempt may still be in memory here: drop it so polls and …/events read storage.
+  s.registry->forgetFinished(id);
   s.worker->notify();
   sendJson(ctx.response, 202, jobToJson(*job));
 }

@@ -82,6 +82,12 @@ void RunRegistry::retire(const std::shared_ptr<LiveRun>& run) {
   }
 }
 
+void RunRegistry::forgetFinished(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = runs_.find(job_id);
+  if (it != runs_.end() && it->second->finished()) runs_.erase(it);
+}
+
 void RunRegistry::cancelAll() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& [id, run] : runs_) run->control().cancel();

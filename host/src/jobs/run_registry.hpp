@@ -68,6 +68,9 @@ class RunRegistry {
   std::shared_ptr<LiveRun> find(const std::string& job_id);
   /// Moves a run to the finished list (evicting the oldest beyond the bound).
   void retire(const std::shared_ptr<LiveRun>& run);
+  /// Drops a finished run (its job was retried: storage has the newer state). A run that is
+  /// not finished (already claimed again) stays.
+  void forgetFinished(const std::string& job_id);
   /// Cancels every run (shutdown).
   void cancelAll();
   std::size_t activeCount();
