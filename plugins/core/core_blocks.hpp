@@ -87,4 +87,12 @@ class KvStorage final : public Block {
   Result run(Context& ctx, const Json& fields) override;
 };
 
+/// Evaluates a safe expression (expression.hpp) and takes the `true` or `false` end state.
+class IfElse final : public Block {
+ public:
+  static constexpr std::string_view kType = "if_else";
+  static BlockSpec spec();
+  Result run(Context& ctx, const Json& fields) override;
+};
+
 }  // namespace blueprint::core

@@ -6,4 +6,5 @@ BLUEPRINT_PLUGIN("dev.blueprint.core", "1.0.0", blueprint::core::ApiTrigger,
                  blueprint::core::ReturnValue, blueprint::core::SetState,
                  blueprint::core::LogMessage, blueprint::core::ParseJson,
                  blueprint::core::AddToStateList, blueprint::core::ForEach,
-                 blueprint::core::RunBlueprint, blueprint::core::Delay, blueprint::core::KvStorage)
+                 blueprint::core::RunBlueprint, blueprint::core::Delay, blueprint::core::KvStorage,
+                 blueprint::core::IfElse)
