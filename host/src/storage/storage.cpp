@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "storage/memory_storage.hpp"
+#include "storage/postgres_storage.hpp"
 #include "storage/sqlite_storage.hpp"
 
 namespace blueprint::host {
@@ -18,7 +19,8 @@ bool startsWith(const std::string& text, const std::string& prefix) {
 
 const char* const kAcceptedForms =
     "accepted forms: 'sqlite:<path>' (embedded database file), 'memory:' (ephemeral, lost on "
-    "exit), 'postgresql://…' (not built in this version)";
+    "exit), 'postgresql://user:password@host:port/database' (one database shared by several "
+    "hosts)";
 
 }  // namespace
 
@@ -44,9 +46,7 @@ std::unique_ptr<Storage> openStorage(const std::string& url) {
   }
 
   if (startsWith(url, "postgresql://") || startsWith(url, "postgres://")) {
-    throw StorageError("storage URL '" + url +
-                       "': the PostgreSQL backend is not built in this version; use "
-                       "'sqlite:<path>' or 'memory:'");
+    return std::make_unique<PostgresStorage>(url);
   }
 
   throw StorageError("unsupported storage URL '" + url + "'; " + kAcceptedForms);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // storage.hpp: the one storage interface (DESIGN §6). Backends: sqlite_storage (embedded default),
-// memory_storage (ephemeral), and later PostgreSQL. Everything the host must not lose lives here:
-// agent drafts, deployed versions, jobs with their events and trace.
+// memory_storage (ephemeral) and postgres_storage (one database shared by several hosts).
+// Everything the host must not lose lives here: agent drafts, deployed versions, jobs with their
+// events and trace.
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace blueprint::host {
@@ -167,6 +169,17 @@ class Storage {
   /// Deletes finished jobs (completed/error/cancelled) finished before `cutoff_ms`, at most
   /// `batch` of them, oldest finished first, with their events; returns how many were deleted.
   virtual std::int64_t deleteFinishedBefore(std::int64_t cutoff_ms, std::int64_t batch) = 0;
+  /// Blocks until a job may have become claimable, or for at most `timeout`. Returns true when a
+  /// job was created or re-queued (by any host sharing the database) after the previous
+  /// waitForJobs call on this storage returned, or during this one; false on timeout. Jobs
+  /// announced before the first call are not reported, and a false return promises nothing, so
+  /// callers still poll claimJob: this only shortens the wait. Thread-safe; concurrent callers
+  /// are all woken. The default (SQLite, memory: one process, whose JobWorker is woken directly)
+  /// sleeps `timeout` and returns false.
+  virtual bool waitForJobs(std::chrono::milliseconds timeout) {
+    std::this_thread::sleep_for(timeout);
+    return false;
+  }
 
   // ---- job events (the SSE `data:` payloads of a run, in order) ----
   /// Appends events (each the JSON text after `data: `, e.g. `{"delta":"hi"}` or `[DONE]`).
@@ -180,8 +193,10 @@ class Storage {
   virtual bool kvDelete(const std::string& agent_id, const std::string& key) = 0;
 };
 
-/// Opens storage from a URL: `sqlite:<path>`, `memory:`, `postgresql://…` (when built).
-/// Throws StorageError with a message naming the URL when it cannot open.
+/// Opens storage from a URL: `sqlite:<path>`, `memory:`, or
+/// `postgresql://user:password@host:port/database` (also `postgres://`; see postgres_storage.hpp).
+/// Throws StorageError with a message naming the URL when it cannot open (a PostgreSQL URL
+/// without its password).
 std::unique_ptr<Storage> openStorage(const std::string& url);
 
 /// Milliseconds since the Unix epoch, the time base of every *_ms field.

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // storage_contract_test.cpp: the Storage contract (storage.hpp), run against every backend.
 // Each backend is reached only through openStorage(url), so a new backend joins by adding its
-// URL to urlFor() and its name to the INSTANTIATE_TEST_SUITE_P list at the bottom.
+// URL to urlFor() and its name to the INSTANTIATE_TEST_SUITE_P list at the bottom. PostgreSQL runs
+// on a real server (tests/support/postgres_cluster), each test in a fresh database of its own.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "storage/storage.hpp"
+#include "support/postgres_cluster.hpp"
 
 namespace blueprint::host {
 namespace {
@@ -48,10 +54,16 @@ class TempDir {
 };
 
 /// The URL each backend's contract runs against. The SQLite file sits in a directory that does
-/// not exist yet, so every test also checks that openStorage creates it.
-std::string urlFor(const std::string& backend, const fs::path& dir) {
+/// not exist yet, so every test also checks that openStorage creates it. A PostgreSQL test gets
+/// an empty database of its own on the shared test server, kept alive by `database`.
+std::string urlFor(const std::string& backend, const fs::path& dir,
+                   std::unique_ptr<testing::PostgresCluster::Database>& database) {
   if (backend == "memory") return "memory:";
   if (backend == "sqlite") return "sqlite:" + (dir / "nested" / "blueprint.db").string();
+  if (backend == "postgresql") {
+    database = testing::sharedPostgresCluster().createDatabase();
+    return database->url();
+  }
   throw std::invalid_argument("no test URL for backend '" + backend + "'");
 }
 
@@ -111,7 +123,12 @@ std::vector<std::string> idsOf(const std::vector<JobRecord>& jobs) {
 class StorageContractTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    url_ = urlFor(GetParam(), dir_.path());
+    // A backend that cannot run here (no PostgreSQL server programs) fails with the reason.
+    try {
+      url_ = urlFor(GetParam(), dir_.path(), database_);
+    } catch (const std::exception& e) {
+      FAIL() << e.what();
+    }
     storage_ = openStorage(url_);
   }
 
@@ -126,8 +143,10 @@ class StorageContractTest : public ::testing::TestWithParam<std::string> {
 
   Storage& store() { return *storage_; }
 
-  // Declared first so it is removed last, after the storage has closed its file.
+  // Declared first so they are removed last, after the storage has closed its file or
+  // connections.
   TempDir dir_;
+  std::unique_ptr<testing::PostgresCluster::Database> database_;
   std::string url_;
   std::unique_ptr<Storage> storage_;
 };
@@ -898,7 +917,8 @@ TEST_P(StorageContractTest, ConcurrentCreateAndClaimNeverClaimsAJobTwice) {
   EXPECT_FALSE(store().claimJob(10min));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest, ::testing::Values("memory", "sqlite"),
+INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest,
+                         ::testing::Values("memory", "sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });
@@ -913,14 +933,50 @@ TEST(OpenStorageTest, OpensEachBuiltBackend) {
   EXPECT_TRUE(fs::exists(file));
 }
 
-TEST(OpenStorageTest, ExplainsThatPostgresqlIsNotBuilt) {
-  try {
-    openStorage("postgresql://user@db.example/blueprint");
-    FAIL() << "expected StorageError";
-  } catch (const StorageError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("postgresql://user@db.example/blueprint"), std::string::npos) << message;
-    EXPECT_NE(message.find("not built"), std::string::npos) << message;
+TEST(OpenStorageTest, ReportsAnUnreachablePostgresqlServerWithoutItsPassword) {
+  // A loopback port nobody listens on: the connection is refused at once.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  ::close(fd);
+  const std::string server = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  for (const std::string scheme : {"postgresql", "postgres"}) {
+    try {
+      openStorage(scheme + "://blueprint:s3cret-Pa55@" + server + "/jobs");
+      ADD_FAILURE() << "expected StorageError";
+    } catch (const StorageError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(scheme + "://blueprint@" + server + "/jobs"), std::string::npos)
+          << message;
+      EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    }
+  }
+}
+
+TEST(OpenStorageTest, RejectsMalformedPostgresqlUrlsWithoutThePassword) {
+  for (const std::string url : {
+           "postgresql://u:s3cret-Pa55@db.example:99999/x",           // port out of range
+           "postgresql://u:s3cret-Pa55@db.example/x?pool_size=0",     // pool too small
+           "postgresql://u:s3cret-Pa55@db.example/x?pool_size=many",  // not a number
+           "postgresql://u:s3cret-Pa55@db.example/my%20db",           // whitespace
+           "postgresql://u:s3cret-Pa55@db.example/x?user=other",      // user twice
+           "postgresql://u:s3cret-Pa55@db.example/x?Bad-Key=1",       // not a libpq keyword
+           "postgresql://u:s3cret-Pa55%zz@db.example/x",              // bad percent-encoding
+       }) {
+    try {
+      openStorage(url);
+      ADD_FAILURE() << "expected StorageError for " << url;
+    } catch (const StorageError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("postgresql://u@db.example"), std::string::npos) << message;
+      EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    }
   }
 }
 
