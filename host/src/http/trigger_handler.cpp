@@ -2,9 +2,10 @@
 // The run endpoints: sync trigger (SSE), the editor's test run (SSE, draft), and async job
 // creation (stored before the 202). DESIGN §2, §9.
 #include <Poco/Logger.h>
-#include <Poco/UUIDGenerator.h>
 
+#include <cstdio>
 #include <ctime>
+#include <random>
 
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
@@ -85,7 +86,24 @@ std::string isoTime(std::int64_t ms) {
   return buf;
 }
 
-std::string newJobId() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
+std::string newJobId() {
+  // UUID v4 from a per-thread generator seeded once from the OS: Poco's UUIDGenerator opens
+  // /dev/urandom on every call, a system call on the hot path of every sync run.
+  thread_local std::mt19937_64 rng([] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }());
+  std::uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
 
 Json jobToJson(const JobRecord& job) {
   auto optTime = [](const std::optional<std::int64_t>& t) {
