@@ -7,6 +7,7 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/IntValidator.h>
@@ -22,6 +23,7 @@
 
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
+#include "http/http_connection.hpp"
 #include "http/request_router.hpp"
 #include "plugins/plugin_watcher.hpp"
 
@@ -240,7 +242,11 @@ int HostApplication::main(const std::vector<std::string>& args) {
   params->setMaxKeepAliveRequests(config.max_keep_alive_requests);
   params->setServerName("blueprint-host");
   Poco::ThreadPool pool("http", config.min_threads, config.threads, 60);
-  Poco::Net::HTTPServer server(new RequestRouter(services), pool, socket, params);
+  Poco::Net::HTTPServerParams::Ptr server_params(params);
+  Poco::SharedPtr<HttpConnectionFactory> connections(
+      new HttpConnectionFactory(server_params, new RequestRouter(services)));
+  Poco::Net::TCPServer server(connections, pool, socket, server_params);
+  connections->attach(&server);
   server.start();
   worker.start();
 
@@ -297,7 +303,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   server.stop();
   worker.stop();
   registry.cancelAll();
-  server.stopAll(false);
+  connections->stopAll(false);
   stopping = true;
   pthread_kill(signal_thread.native_handle(), SIGHUP);
   signal_thread.join();

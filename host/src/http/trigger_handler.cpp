@@ -154,18 +154,14 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   job.created_by = ctx.principal.name;
   std::shared_ptr<LiveRun> live = s.registry->add(job);
   const auto started = std::chrono::steady_clock::now();
-  RunResult result;
-  {
-    SseStream stream(ctx.response, live, *s.heartbeat, job.job_id);
-    stream.push(run_events::inProgress());
-    stream.push(run_events::executing(bp.id));
-    result = Runner::run(*agent, bp, payload, *s.run_options, stream, live->control());
-    std::vector<std::string> closing;
-    run_events::appendClosing(result, closing);
-    for (const auto& e : closing) stream.push(e);
-    stream.finish();
-    if (stream.callerGone()) live->markCallerGone();
-  }
+  SseStream stream(ctx.response, live, *s.heartbeat, job.job_id);
+  stream.push(run_events::inProgress());
+  stream.push(run_events::executing(bp.id));
+  RunResult result = Runner::run(*agent, bp, payload, *s.run_options, stream, live->control());
+  std::vector<std::string> closing;
+  run_events::appendClosing(result, closing);
+  for (const auto& e : closing) stream.push(e);
+
   JobRecord final_record = job;
   final_record.finished_at_ms = nowMs();
   final_record.trace = result.trace;
@@ -187,7 +183,11 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
       status_index = 2;
       break;
   }
+  // The job is final before the caller reads [DONE]: a client that polls the job as soon as
+  // its stream ends must find it finished.
   live->finish(final_record);
+  stream.finish();
+  if (stream.callerGone()) live->markCallerGone();
   if (live->callerGone()) {
     // Nobody saw the end: keep it where …/jobs/{id} and …/events find it after a restart too.
     try {
