@@ -89,8 +89,8 @@ TestHost::TestHost(TestHostOptions options) : options_(std::move(options)) {
     fs::copy_file(plugin, pluginDir() / plugin.filename(), fs::copy_options::overwrite_existing);
   for (const auto& [id, definition] : options_.agents) writeAgent(id, definition);
 
-  admin_key_ = "bp_ops_" + randomHex(24);
-  invoke_key_ = "bp_client_" + randomHex(24);
+  admin_key_ = options_.admin_key.empty() ? "bp_ops_" + randomHex(24) : options_.admin_key;
+  invoke_key_ = options_.invoke_key.empty() ? "bp_client_" + randomHex(24) : options_.invoke_key;
   Json keys = {
       {"keys",
        {{{"name", "ops"}, {"sha256", sha256Hex(admin_key_)}, {"scopes", {"admin", "invoke"}}},

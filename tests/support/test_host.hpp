@@ -35,6 +35,10 @@ struct TestHostOptions {
   nlohmann::json config = nlohmann::json::object();
   /// The listen address; port 0 picks a free port.
   std::string listen = "127.0.0.1:0";
+  /// The texts of the keys "ops" and "client"; empty: a fresh random key. Hosts behind one load
+  /// balancer are given the same keys.
+  std::string admin_key;
+  std::string invoke_key;
 };
 
 class TestHost {
