@@ -50,9 +50,9 @@ bp_status envGet(void* ctx, const char* path, std::size_t size, bp_sink* out) {
   try {
     BlockCall& call = callOf(ctx);
     Path p = parsePath(std::string_view(path, size));
-    Json v = call.execution->lookup(call.block, p);
-    if (v.is_null()) return BP_STATUS_NOT_FOUND;
-    write(out, v.dump());
+    std::string text;
+    if (!call.execution->lookupText(call.block, p, text)) return BP_STATUS_NOT_FOUND;
+    write(out, text);
     return BP_STATUS_OK;
   } catch (...) {
     return BP_STATUS_ERROR;

@@ -230,6 +230,26 @@ Json Execution::lookup(std::size_t b, const Path& path) const {
   return lookupScope(path);
 }
 
+bool Execution::lookupText(std::size_t b, const Path& path, std::string& out) const {
+  if (!path.segments.empty() && path.segments[0] == "payload") {
+    const Json* v = walkPath(*payload_, path.segments, 1);
+    if (v == nullptr || v->is_null()) return false;
+    out = v->dump();
+    return true;
+  }
+  if (!path.segments.empty() && path.segments[0] == "state") {
+    std::lock_guard<std::mutex> lock(run_.state_mutex);
+    const Json* v = walkPath(run_.state, path.segments, 1);
+    if (v == nullptr || v->is_null()) return false;
+    out = v->dump();
+    return true;
+  }
+  Json v = lookup(b, path);
+  if (v.is_null()) return false;
+  out = v.dump();
+  return true;
+}
+
 Json Execution::lookupResults(const Path& path) const {
   if (path.segments.size() < 2) {
     Json all = Json::object();

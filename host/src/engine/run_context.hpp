@@ -91,6 +91,9 @@ class Execution {
 
   /// Environment lookups for block `b` (templates and env_get). Null when absent.
   Json lookup(std::size_t b, const Path& path) const;
+  /// lookup() serialised to JSON text for a block; false when the path resolves to null.
+  /// Payload and state values are serialised in place rather than copied first.
+  bool lookupText(std::size_t b, const Path& path, std::string& out) const;
   /// The run-scoped state at `path` (whole state for an empty path); nullopt when absent.
   std::optional<Json> stateGet(const Path& path) const;
   /// Sets state at a dot path, creating parents; false with `error` for an empty path.

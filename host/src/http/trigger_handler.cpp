@@ -147,7 +147,8 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   job.blueprint_id = bp.id;
   job.agent_version = agent->version;
   job.status = job_status::kInProgress;
-  job.payload = payload;
+  // No payload in the live record: nothing reads it there, and copying it per run shows in
+  // profiles. It is added below only if the run has to be stored.
   job.created_at_ms = nowMs();
   job.started_at_ms = job.created_at_ms;
   job.attempts = 1;
@@ -162,7 +163,7 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   run_events::appendClosing(result, closing);
   for (const auto& e : closing) stream.push(e);
 
-  JobRecord final_record = job;
+  JobRecord final_record = std::move(job);
   final_record.finished_at_ms = nowMs();
   final_record.trace = result.trace;
   int status_index = 0;
@@ -190,12 +191,13 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   if (stream.callerGone()) live->markCallerGone();
   if (live->callerGone()) {
     // Nobody saw the end: keep it where …/jobs/{id} and …/events find it after a restart too.
+    final_record.payload = payload;
     try {
       s.storage->putJob(final_record);
       s.storage->appendEvents(final_record.job_id, live->allEvents());
     } catch (const std::exception& e) {
       Poco::Logger::get("blueprint.http")
-          .error("storing sync run %s failed: %s", job.job_id, std::string(e.what()));
+          .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));
     }
   }
   s.registry->retire(live);
