@@ -641,3 +641,33 @@ TEST(HttpApiBadInput, EachGetsItsStatusAndCodeAndTheHostKeepsServing) {
 
 }  // namespace
 }  // namespace blueprint::testing
+
+namespace blueprint::testing {
+namespace {
+
+TEST(HttpApiQueueLimit, A429WithRetryAfterOnceTheQueueHoldsItsLimitAndNothingIsLost) {
+  TestHostOptions o = demoOptions();
+  o.config = {{"job_queue_limit", 3}, {"job_workers", 0}};  // nothing drains the queue
+  TestHost host(o);
+  ASSERT_TRUE(host.start());
+  HttpClient client(host.port(), host.invokeKey());
+  const std::string path = triggerPath("demo", "hello") + "/jobs";
+  std::vector<std::string> accepted;
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse r = client.postJson(path, Json{{"inputs", {{"name", std::to_string(i)}}}});
+    ASSERT_EQ(r.status, 202) << r.body;
+    accepted.push_back(r.json()["job_id"]);
+  }
+  HttpResponse refused = client.postJson(path, Json{{"inputs", {{"name", "late"}}}});
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.header("Retry-After"), "1");
+  EXPECT_EQ(refused.json()["error"]["code"], "queue_full") << refused.body;
+  // Every accepted job is stored and still queued; the refused one left no trace.
+  Json page = client.get("/v1/agents/demo/jobs").json();
+  EXPECT_EQ(page["totalCount"], 3) << page.dump();
+  for (const auto& id : accepted)
+    EXPECT_EQ(client.get("/v1/agents/jobs/" + id).json()["status"], "queued");
+}
+
+}  // namespace
+}  // namespace blueprint::testing

@@ -229,6 +229,8 @@ int HostApplication::main(const std::vector<std::string>& args) {
   services.agents = agents.get();
   services.registry = &registry;
   services.worker = &worker;
+  QueueDepth queue_depth(*storage, std::chrono::milliseconds(250));
+  services.queue_depth = &queue_depth;
   services.keys = &keys;
   services.metrics = &metrics;
   services.heartbeat = &heartbeat;

@@ -11,6 +11,7 @@
 #include "engine/runner.hpp"
 #include "http/sse_stream.hpp"
 #include "jobs/job_worker.hpp"
+#include "jobs/queue_depth.hpp"
 #include "jobs/run_registry.hpp"
 #include "metrics/metrics.hpp"
 #include "plugins/plugin_manager.hpp"
@@ -25,6 +26,7 @@ struct HostServices {
   AgentService* agents = nullptr;
   RunRegistry* registry = nullptr;
   JobWorker* worker = nullptr;
+  QueueDepth* queue_depth = nullptr;
   ApiKeys* keys = nullptr;
   Metrics* metrics = nullptr;
   StreamHeartbeat* heartbeat = nullptr;

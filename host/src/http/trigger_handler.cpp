@@ -233,7 +233,7 @@ void handleCreateJob(RequestContext& ctx) {
   const std::string key = ctx.request.get("Idempotency-Key", "");
   if (key.size() > 255)
     throw ApiError(400, "invalid_request", "Idempotency-Key is longer than 255 characters");
-  if (s.storage->countQueued() >= s.config->job_queue_limit) {
+  if (s.queue_depth->approximate() >= s.config->job_queue_limit) {
     ctx.response.set("Retry-After", "1");
     throw ApiError(429, "queue_full",
                    "the job queue holds its limit of " + std::to_string(s.config->job_queue_limit) +
@@ -251,6 +251,7 @@ void handleCreateJob(RequestContext& ctx) {
   auto [stored, created] = s.storage->createJob(job, key);  // durable before the 202 (DESIGN §6)
   if (created) {
     s.metrics->countJobCreated();
+    s.queue_depth->added();
     s.worker->notify();
   } else {
     ctx.response.set("Idempotent-Replayed", "true");

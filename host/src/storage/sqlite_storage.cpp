@@ -14,6 +14,8 @@
 #include <Poco/Exception.h>
 #include <Poco/Nullable.h>
 
+#include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <utility>
 
@@ -195,6 +197,25 @@ struct SqliteStorage::Impl {
   std::string path;
   std::mutex mutex;
   Session session;
+
+  /// One createJob call waiting for its batch (see SqliteStorage::createJob).
+  struct PendingCreate {
+    const JobRecord* job;
+    const std::string* key;
+    std::optional<std::pair<JobRecord, bool>> result;
+    std::exception_ptr error;
+    bool done;
+  };
+  std::mutex batch_mutex;
+  std::condition_variable batch_done;
+  std::vector<PendingCreate*> pending_creates;
+  bool batch_leader = false;
+
+  /// Inserts one job inside the caller's transaction (idempotency rules of DESIGN §6).
+  std::pair<JobRecord, bool> insertJob(const JobRecord& job, const std::string& idempotency_key,
+                                       Int64 now_ms);
+  /// Stores a batch of new jobs in one transaction, or one by one if that fails.
+  void commitCreates(const std::vector<PendingCreate*>& batch);
 
   /// Runs `body` under the mutex; Poco and JSON failures become StorageError naming `op`.
   template <typename Body>
@@ -481,41 +502,90 @@ std::optional<AgentVersion> SqliteStorage::getVersion(const std::string& agent_i
 
 // ---- jobs ----
 
+std::pair<JobRecord, bool> SqliteStorage::Impl::insertJob(const JobRecord& job,
+                                                          const std::string& idempotency_key,
+                                                          Int64 now_ms) {
+  if (!idempotency_key.empty()) {
+    std::vector<std::string> existing_id;
+    std::vector<Int64> existing_created;
+    session << "SELECT job_id, created_at_ms FROM jobs"
+               " WHERE created_by = ? AND idempotency_key = ?",
+        bind(job.created_by), bind(idempotency_key), into(existing_id), into(existing_created), now;
+    if (!existing_id.empty()) {
+      if (existing_created.front() >= now_ms - kIdempotencyWindowMs) {
+        std::optional<JobRecord> existing = loadJob(existing_id.front());
+        return {std::move(*existing), false};
+      }
+      // The key expired: the old job gives it up, which keeps the UNIQUE index a plain one.
+      session << "UPDATE jobs SET idempotency_key = NULL WHERE job_id = ?",
+          bind(existing_id.front()), now;
+    }
+  }
+  JobRecord stored = job;
+  if (stored.created_at_ms == 0) stored.created_at_ms = now_ms;
+  Statement insert(session);
+  insert << "INSERT INTO jobs (" << kJobColumns
+         << ", idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  bindJob(insert, stored);
+  insert.addBind(bind(idempotency_key.empty() ? Poco::Nullable<std::string>()
+                                              : Poco::Nullable<std::string>(idempotency_key)));
+  insert.execute();
+  return {std::move(stored), true};
+}
+
+void SqliteStorage::Impl::commitCreates(const std::vector<PendingCreate*>& batch) {
+  try {
+    run("createJob", [&] {
+      const Int64 now_ms = nowMs();
+      WriteTransaction tx(session);
+      for (PendingCreate* p : batch) p->result = insertJob(*p->job, *p->key, now_ms);
+      tx.commit();  // one fsync for the whole batch
+    });
+    return;
+  } catch (const std::exception&) {
+    // Rolled back: no job of the batch is stored. Commit them one by one, so that one bad job
+    // fails alone and the others still get their answer.
+  }
+  for (PendingCreate* p : batch) {
+    try {
+      run("createJob", [&] {
+        WriteTransaction tx(session);
+        p->result = insertJob(*p->job, *p->key, nowMs());
+        tx.commit();
+      });
+    } catch (...) {
+      p->result.reset();
+      p->error = std::current_exception();
+    }
+  }
+}
+
 std::pair<JobRecord, bool> SqliteStorage::createJob(const JobRecord& job,
                                                     const std::string& idempotency_key) {
-  return impl_->run("createJob", [&]() -> std::pair<JobRecord, bool> {
-    Session& session = impl_->session;
-    const Int64 now_ms = nowMs();
-    WriteTransaction tx(session);
-    if (!idempotency_key.empty()) {
-      std::vector<std::string> existing_id;
-      std::vector<Int64> existing_created;
-      session << "SELECT job_id, created_at_ms FROM jobs"
-                 " WHERE created_by = ? AND idempotency_key = ?",
-          bind(job.created_by), bind(idempotency_key), into(existing_id), into(existing_created),
-          now;
-      if (!existing_id.empty()) {
-        if (existing_created.front() >= now_ms - kIdempotencyWindowMs) {
-          std::optional<JobRecord> existing = impl_->loadJob(existing_id.front());
-          return {std::move(*existing), false};
-        }
-        // The key expired: the old job gives it up, which keeps the UNIQUE index a plain one.
-        session << "UPDATE jobs SET idempotency_key = NULL WHERE job_id = ?",
-            bind(existing_id.front()), now;
-      }
+  // Group commit: every job is durable (synchronous=FULL) before this returns, but callers that
+  // arrive while a commit is being synced wait for the next one and share its fsync. Whoever
+  // finds no commit in progress leads the next batch; the rest sleep until theirs is done.
+  Impl::PendingCreate mine{&job, &idempotency_key, std::nullopt, nullptr, false};
+  std::unique_lock<std::mutex> lock(impl_->batch_mutex);
+  impl_->pending_creates.push_back(&mine);
+  while (!mine.done) {
+    if (impl_->batch_leader) {
+      impl_->batch_done.wait(lock);
+      continue;
     }
-    JobRecord stored = job;
-    if (stored.created_at_ms == 0) stored.created_at_ms = now_ms;
-    Statement insert(session);
-    insert << "INSERT INTO jobs (" << kJobColumns
-           << ", idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    Impl::bindJob(insert, stored);
-    insert.addBind(bind(idempotency_key.empty() ? Poco::Nullable<std::string>()
-                                                : Poco::Nullable<std::string>(idempotency_key)));
-    insert.execute();
-    tx.commit();
-    return {std::move(stored), true};
-  });
+    impl_->batch_leader = true;
+    std::vector<Impl::PendingCreate*> batch;
+    batch.swap(impl_->pending_creates);
+    lock.unlock();
+    impl_->commitCreates(batch);
+    lock.lock();
+    for (Impl::PendingCreate* p : batch) p->done = true;
+    impl_->batch_leader = false;
+    impl_->batch_done.notify_all();
+  }
+  lock.unlock();
+  if (mine.error) std::rethrow_exception(mine.error);
+  return std::move(*mine.result);
 }
 
 void SqliteStorage::putJob(const JobRecord& job) {

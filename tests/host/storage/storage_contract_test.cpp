@@ -321,6 +321,48 @@ TEST_P(StorageContractTest, CreateJobHonoursIdempotencyKeysPerCreatorFor24Hours)
   EXPECT_THROW(store().createJob(makeJob("job-4", now), ""), StorageError);
 }
 
+TEST_P(StorageContractTest, ConcurrentCreatesAreEachStoredOnceAndAnsweredAlone) {
+  // Many submitters at once (SQLite commits them in shared batches): every new job is stored,
+  // every caller gets its own job back, a key repeated across threads yields one job, and a
+  // bad job (a duplicate id) fails alone without taking its batch down.
+  const std::int64_t now = nowMs();
+  store().createJob(makeJob("taken", now), "");
+  constexpr int kThreads = 8, kPerThread = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0}, keyed_new{0}, duplicate_errors{0};
+  std::vector<std::string> keyed_ids(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = "c-" + std::to_string(t) + "-" + std::to_string(i);
+        auto [job, is_new] = store().createJob(makeJob(id, now), "");
+        if (!is_new || job.job_id != id) ++wrong;
+        if (i == kPerThread / 2) {
+          try {
+            store().createJob(makeJob("taken", now), "");
+            ++wrong;
+          } catch (const StorageError&) {
+            ++duplicate_errors;
+          }
+          auto keyed = store().createJob(makeJob("k-" + std::to_string(t), now), "shared-key");
+          if (keyed.second) ++keyed_new;
+          keyed_ids[static_cast<std::size_t>(t)] = keyed.first.job_id;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(duplicate_errors.load(), kThreads);
+  EXPECT_EQ(keyed_new.load(), 1);
+  EXPECT_EQ(std::set<std::string>(keyed_ids.begin(), keyed_ids.end()).size(), 1u);
+  // kThreads * kPerThread new jobs, "taken", and the one keyed job.
+  EXPECT_EQ(store().countQueued(), kThreads * kPerThread + 2);
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kPerThread; ++i)
+      ASSERT_TRUE(store().getJob("c-" + std::to_string(t) + "-" + std::to_string(i)).has_value());
+}
+
 TEST_P(StorageContractTest, CreateJobFillsAMissingCreationTime) {
   const std::int64_t before = nowMs();
   auto [job, is_new] = store().createJob(makeJob("job-1", 0), "");
