@@ -1,21 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
+
 #include "core_blocks.hpp"
 
 namespace blueprint::core {
 
+namespace {
+constexpr double kMaxMs = 365.0 * 24 * 3600 * 1000;
+}  // namespace
+
 BlockSpec Delay::spec() {
   return BlockSpec(kType, "Delay")
-      .description("Waits `ms` milliseconds. Cancellation and the run's timeout cut it short.")
+      .description(
+          "Waits `ms` milliseconds; the result is null. Cancellation, a Return Value on "
+          "another branch and the run's timeout cut it short. A negative or missing `ms` "
+          "fails the run (there is no `error` end state to route).")
       .field(Field::number("ms").required().description("How long to wait, in milliseconds."))
       .endStates({"success"})
       .example(R"({"ms":100})", "null");
 }
 
 Result Delay::run(Context& ctx, const Json& fields) {
-  const double ms = fields.at("ms").get<double>();
+  const Json ms_field = fields.value("ms", Json());
+  if (!ms_field.is_number()) return Result::error("ms is null, not a number of milliseconds");
+  const double ms = ms_field.get<double>();
   if (ms < 0) return Result::error("ms must not be negative");
+  // Anything longer than a year outlasts every run timeout; the clamp keeps the cast defined.
+  const double bounded_ms = std::min(ms, kMaxMs);
   // Cut short: the host sees a failure while the run is stopping and records a cancellation.
-  if (!ctx.sleepFor(std::chrono::milliseconds(static_cast<std::int64_t>(ms))))
+  if (!ctx.sleepFor(std::chrono::milliseconds(static_cast<std::int64_t>(bounded_ms))))
     return Result::error("cancelled");
   return Result::success();
 }

@@ -9,8 +9,10 @@ BlockSpec ForEach::spec() {
           "Runs the blocks behind the `loop` end state once per item, in order. Each "
           "iteration sees `@{item}` and `@{itemId}` (the index, or the key of an "
           "object), and `@{<prefix>_item}` / `@{<prefix>_itemId}` with a prefix. The "
-          "result is the list (or object) of each iteration's Return Value. An "
-          "iteration's error fails the block.")
+          "result is the list (or object) of each iteration's Return Value (null for an "
+          "iteration without one); inside the loop `@{result}` is the item. An "
+          "iteration's error fails the block, naming the iteration. Every block of every "
+          "iteration counts toward the run's step limit.")
       .field(Field::json("items").required().description("A JSON list or object to iterate."))
       .field(Field::string("prefix").description("Also expose the item as `<prefix>_item`."))
       .endStates({"loop", "success", "error"})

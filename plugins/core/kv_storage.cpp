@@ -19,9 +19,16 @@ BlockSpec KvStorage::spec() {
 }
 
 Result KvStorage::run(Context& ctx, const Json& fields) {
-  const std::string action = fields.at("action").get<std::string>();
-  const std::string key = fields.at("key").get<std::string>();
-  if (key.empty()) return Result::error("key is empty");
+  // Both may come from templates that resolved to null: name the field instead of throwing.
+  const Json action_field = fields.value("action", Json());
+  const Json key_field = fields.value("key", Json());
+  if (!action_field.is_string())
+    return Result::error("action is " + std::string(action_field.type_name()) +
+                         ", not get, set or delete");
+  if (!key_field.is_string() || key_field.get_ref<const std::string&>().empty())
+    return Result::error("key is empty");
+  const std::string& action = action_field.get_ref<const std::string&>();
+  const std::string& key = key_field.get_ref<const std::string&>();
   if (action == "get") return Result::success(ctx.kvGet(key).value_or(Json()));
   if (action == "set") {
     Json value = fields.value("value", Json());

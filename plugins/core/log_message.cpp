@@ -5,7 +5,10 @@ namespace blueprint::core {
 
 BlockSpec LogMessage::spec() {
   return BlockSpec(kType, "Log message")
-      .description("Writes `message` to the host log and the run trace at the given level.")
+      .description(
+          "Writes `message` to the host log and the run trace at the given level; the "
+          "result is the message as text (non-text values as JSON). A level that is not "
+          "info, warning or error ends in `error`.")
       .field(Field::select("level", {"info", "warning", "error"})
                  .defaultValue("info")
                  .description("Severity."))
@@ -18,10 +21,16 @@ BlockSpec LogMessage::spec() {
 Result LogMessage::run(Context& ctx, const Json& fields) {
   const Json& message = fields.at("message");
   std::string text = message.is_string() ? message.get<std::string>() : message.dump();
-  const std::string level = fields.value("level", "info");
-  LogLevel lv = level == "error"     ? LogLevel::Error
-                : level == "warning" ? LogLevel::Warning
-                                     : LogLevel::Info;
+  // Deploy checks a literal level; one that comes from a template is checked here.
+  const Json level = fields.value("level", Json("info"));
+  const std::string name = level.is_string() ? level.get<std::string>() : level.dump();
+  LogLevel lv = LogLevel::Info;
+  if (name == "error")
+    lv = LogLevel::Error;
+  else if (name == "warning")
+    lv = LogLevel::Warning;
+  else if (name != "info")
+    return Result::error("level '" + name + "' is not one of: info, warning, error");
   ctx.log(lv, text);
   return Result::success(std::move(text));
 }

@@ -9,7 +9,9 @@ BlockSpec RunBlueprint::spec() {
           "Runs another blueprint of the same deployed agent version. Its payload, and "
           "its trigger's result, is `payload` (parsed as JSON when it parses, else the "
           "text); state is shared. A Return Value in the sub-run ends only the sub-run "
-          "and is this block's result.")
+          "and is this block's result. Nesting is bounded by the run's max depth (32 by "
+          "default); an unknown blueprint, a failed sub-run or too deep a nesting end in "
+          "`error`.")
       .field(Field::string("blueprint_id").required().description("Id of the blueprint to run."))
       .field(Field::any("payload").description("Payload of the sub-run."))
       .endStates({"success", "error"})
@@ -19,7 +21,10 @@ BlockSpec RunBlueprint::spec() {
 }
 
 Result RunBlueprint::run(Context& ctx, const Json& fields) {
-  const std::string id = fields.at("blueprint_id").get<std::string>();
+  const Json id_field = fields.value("blueprint_id", Json());
+  if (!id_field.is_string() || id_field.get_ref<const std::string&>().empty())
+    return Result::error("blueprint_id is empty");
+  const std::string& id = id_field.get_ref<const std::string&>();
   Json payload = fields.value("payload", Json());
   if (payload.is_string()) {
     Json parsed = Json::parse(payload.get_ref<const std::string&>(), nullptr, false);

@@ -71,8 +71,11 @@ void checkFields(const BlueprintDef& bp, const BlockDef& block, const BlockType&
   for (const auto& spec : type.fields) {
     if (!spec.required) continue;
     auto it = block.fields.find(spec.name);
-    const bool missing = it == block.fields.end() || it->is_null() ||
-                         (it->is_string() && it->get_ref<const std::string&>().empty());
+    // An empty text is a missing key, URL or expression, but for an `any` field "" is a value
+    // in its own right: DESIGN §3 makes `""` a valid Return Value.
+    const bool empty_text = it != block.fields.end() && it->is_string() &&
+                            it->get_ref<const std::string&>().empty() && spec.type != "any";
+    const bool missing = it == block.fields.end() || it->is_null() || empty_text;
     if (missing) issues.push_back({bp.id, block.id, spec.name, "required field is missing"});
   }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/compiled_blueprint.hpp"
 
+#include <algorithm>
 #include <deque>
 
 #include "blueprint/blueprint_validator.hpp"
@@ -80,6 +81,10 @@ void compileFields(const BlockDef& def, CompiledBlock& block) {
       field.json = Template::compile(value, Template::Mode::Json);
     block.fields.push_back(std::move(field));
   }
+  // A field whose JSON mode depends on another (set_state's `value` on `value_type`) must render
+  // after it, whatever order the manifest lists them in.
+  std::stable_partition(block.fields.begin(), block.fields.end(),
+                        [](const CompiledField& f) { return f.spec->json_when_field.empty(); });
   for (auto& field : block.fields) {
     if (field.spec->json_when_field.empty()) continue;
     for (std::size_t j = 0; j < block.fields.size(); ++j)

@@ -66,7 +66,13 @@ bool Execution::stopRequested() const {
 }
 
 bool Execution::sleepFor(std::uint64_t ms) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  // A sleep past the run's deadline is cut short there anyway; comparing before adding keeps a
+  // huge `ms` from overflowing the clock's nanosecond arithmetic.
+  const auto now = std::chrono::steady_clock::now();
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(run_.deadline - now);
+  const bool past_deadline = left.count() < 0 || ms > static_cast<std::uint64_t>(left.count());
+  const auto until = past_deadline ? run_.deadline + std::chrono::milliseconds(1)
+                                   : now + std::chrono::milliseconds(static_cast<std::int64_t>(ms));
   const auto deadline = std::min(until, run_.deadline);
   while (!stopRequested()) {
     if (std::chrono::steady_clock::now() >= deadline) break;

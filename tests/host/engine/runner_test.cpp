@@ -15,6 +15,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,8 @@ Json agentWith(const char* blocks) {
 /// Compiles `agent` and runs blueprint `blueprint_id` with `payload`.
 struct Harness {
   RunLimits limits;
+  /// Names `@{$NAME}` may read (the host config's `env_allow`).
+  std::set<std::string> env_allow;
   Recorder observer;
   RunControl control;
 
@@ -106,6 +109,7 @@ struct Harness {
     if (blueprint == nullptr) throw std::runtime_error("no blueprint " + blueprint_id);
     RunOptions options;
     options.limits = limits;
+    options.env_allow = &env_allow;
     return Runner::run(*compiled, *blueprint, payload, options, observer, control);
   }
 };
@@ -347,7 +351,7 @@ TEST(Runner, AcceptsEmptyStringListAndObjectAsReturnValues) {
     EXPECT_EQ(r.return_value, v);
   }
   // Literals too (not only values that arrive through templates).
-  for (const char* literal : {"[]", "{}"}) {
+  for (const char* literal : {"\"\"", "[]", "{}"}) {
     const std::string blocks =
         std::string(R"([{"id": "trigger", "type": "api_trigger", "next": {"trigger": "reply"}},
                         {"id": "reply", "type": "return_value", "fields": {"value": )") +
@@ -356,6 +360,30 @@ TEST(Runner, AcceptsEmptyStringListAndObjectAsReturnValues) {
     ASSERT_EQ(r.status, RunResult::Status::Completed) << literal << ": " << describe(r);
     EXPECT_EQ(r.return_value, Json::parse(literal));
   }
+}
+
+TEST(Runner, ReadsOnlyAllowListedEnvironmentVariables) {
+  ASSERT_EQ(::setenv("BP_RUNNER_TEST_ALLOWED", "visible", 1), 0);
+  ASSERT_EQ(::setenv("BP_RUNNER_TEST_SECRET", "hidden", 1), 0);
+  const Json agent = agentWith(R"([
+      {"id": "trigger", "type": "api_trigger", "next": {"trigger": "reply"}},
+      {"id": "reply", "type": "return_value", "fields": {"value": {
+        "full": "@{$BP_RUNNER_TEST_ALLOWED}", "text": "a=@{$BP_RUNNER_TEST_ALLOWED}",
+        "secret": "@{$BP_RUNNER_TEST_SECRET}", "secret_text": "s=@{$BP_RUNNER_TEST_SECRET}",
+        "unset": "@{$BP_RUNNER_TEST_UNSET}"}}}])");
+  Harness h;
+  h.env_allow = {"BP_RUNNER_TEST_ALLOWED", "BP_RUNNER_TEST_UNSET"};
+  RunResult r = h.run(agent);
+  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+  EXPECT_EQ(r.return_value, Json::parse(R"({"full": "visible", "text": "a=visible",
+      "secret": null, "secret_text": "s=null", "unset": null})"));
+  // With no allow-list at all, nothing is readable.
+  Harness none;
+  r = none.run(agent);
+  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+  EXPECT_EQ(r.return_value->at("full"), nullptr);
+  ::unsetenv("BP_RUNNER_TEST_ALLOWED");
+  ::unsetenv("BP_RUNNER_TEST_SECRET");
 }
 
 TEST(Runner, FailsOnANullReturnValue) {
