@@ -129,7 +129,9 @@ class ClusterNginx : public ::testing::Test {
       if (entry.path().extension() == ".json")
         options.agents[entry.path().stem().string()] = Json::parse(readText(entry.path()));
     options.agents["slow"] = slowAgent();
-    options.plugins = {corePluginPath(), fixturePluginPath("test_blocks")};
+    // All of examples/agents is deployed, as in the example; host_status needs http_blocks.
+    options.plugins = {corePluginPath(), std::filesystem::path(BLUEPRINT_HTTP_PLUGIN),
+                       fixturePluginPath("test_blocks")};
     options.admin_key = admin_key_;
     options.invoke_key = invoke_key_;
     return std::make_unique<TestHost>(std::move(options));

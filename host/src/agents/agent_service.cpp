@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 
 #include <Poco/Logger.h>
 
@@ -71,6 +72,7 @@ Json AgentService::describe(const std::string& agent_id) {
 }
 
 void AgentService::remove(const std::string& agent_id) {
+  std::lock_guard<std::mutex> sync(sync_mutex_);
   if (!storage_.deleteAgent(agent_id))
     throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
   std::unique_lock<std::shared_mutex> lock(cache_mutex_);
@@ -91,6 +93,7 @@ std::shared_ptr<const CompiledAgent> AgentService::compiled(const std::string& a
 }
 
 Json AgentService::deploy(const std::string& agent_id, std::optional<std::int64_t> version) {
+  std::unique_lock<std::mutex> sync(sync_mutex_);
   std::optional<AgentRecord> rec = storage_.getAgent(agent_id);
   if (!rec) throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
   std::shared_ptr<const CompiledAgent> agent;
@@ -112,15 +115,17 @@ Json AgentService::deploy(const std::string& agent_id, std::optional<std::int64_
     cache_[{agent_id, *version}] = agent;
     deployed_[agent_id] = *version;
   }
+  sync.unlock();
   Poco::Logger::get("blueprint.agents")
       .information("agent %s deployed as version %s", agent_id, std::to_string(*version));
   return describe(agent_id);
 }
 
 Json AgentService::undeploy(const std::string& agent_id) {
-  if (!storage_.undeploy(agent_id))
-    throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
   {
+    std::lock_guard<std::mutex> sync(sync_mutex_);
+    if (!storage_.undeploy(agent_id))
+      throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
     std::unique_lock<std::shared_mutex> lock(cache_mutex_);
     deployed_[agent_id] = std::nullopt;
   }
@@ -146,7 +151,61 @@ Json AgentService::listDeployed() {
   return list;
 }
 
+void AgentService::catchUpWithOtherHostsIfDue() {
+  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+  std::int64_t due_ns = next_check_ns_.load(std::memory_order_relaxed);
+  if (now_ns < due_ns) return;
+  // The thread that moves the deadline checks; concurrent lookups go on with the cached view.
+  const std::int64_t next_ns =
+      now_ns +
+      std::chrono::duration_cast<std::chrono::nanoseconds>(kOtherHostsCheckInterval).count();
+  if (!next_check_ns_.compare_exchange_strong(due_ns, next_ns)) return;
+  // A local change holds the lock and updates the cache itself; the next check comes soon.
+  std::unique_lock<std::mutex> sync(sync_mutex_, std::try_to_lock);
+  if (!sync.owns_lock()) return;
+  try {
+    const std::optional<std::int64_t> revision = storage_.agentsRevision();
+    if (!revision) {
+      // Only this process changes agents here: there is never anything to catch up with.
+      next_check_ns_.store(std::numeric_limits<std::int64_t>::max());
+      return;
+    }
+    if (revision != seen_revision_) catchUpLocked(*revision);
+  } catch (const std::exception& e) {
+    Poco::Logger::get("blueprint.agents")
+        .warning(
+            "cannot check for agent changes made by other hosts (%s); serving the agents "
+            "as this host last saw them",
+            std::string(e.what()));
+  }
+}
+
+void AgentService::catchUpLocked(std::int64_t revision) {
+  std::map<std::string, std::optional<std::int64_t>> deployed;
+  std::map<std::string, std::int64_t> updated_at;
+  for (const AgentRecord& rec : storage_.listAgents()) {
+    deployed[rec.agent_id] = rec.deployed_version;
+    updated_at[rec.agent_id] = rec.updated_at_ms;
+  }
+  std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+  // Versions are immutable, except that deleting an agent and creating it again reuses its
+  // numbers: a compiled entry of an agent that changed, or was not seen before, may be stale.
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    const auto now_at = updated_at.find(it->first.first);
+    const auto seen_at = seen_updated_at_.find(it->first.first);
+    const bool unchanged = now_at != updated_at.end() && seen_at != seen_updated_at_.end() &&
+                           now_at->second == seen_at->second;
+    it = unchanged ? std::next(it) : cache_.erase(it);
+  }
+  deployed_ = std::move(deployed);
+  seen_updated_at_ = std::move(updated_at);
+  seen_revision_ = revision;
+}
+
 std::shared_ptr<const CompiledAgent> AgentService::deployed(const std::string& agent_id) {
+  catchUpWithOtherHostsIfDue();
   std::optional<std::int64_t> version;
   bool known = false;
   {
@@ -174,6 +233,7 @@ std::shared_ptr<const CompiledAgent> AgentService::deployed(const std::string& a
 
 std::shared_ptr<const CompiledAgent> AgentService::version(const std::string& agent_id,
                                                            std::int64_t version) {
+  catchUpWithOtherHostsIfDue();
   const auto generation = plugins_.current()->generation();
   std::shared_ptr<const CompiledAgent> cached;
   {

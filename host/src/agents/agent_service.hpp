@@ -2,8 +2,12 @@
 // agent_service.hpp: drafts, deploys and the compiled-agent cache. Drafts and versions live in
 // storage (they survive restarts and are shared by hosts on one database); compiled agents live
 // in memory, keyed by (agent, version), and are rebuilt when the plugin catalogue changes.
+// Hosts sharing a database learn of each other's changes through Storage::agentsRevision, read
+// at most once per kOtherHostsCheckInterval by whichever lookup comes first (see deployed()).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -39,6 +43,10 @@ class ApiError : public std::runtime_error {
 
 class AgentService {
  public:
+  /// The longest a host keeps serving a deployed version after another host sharing its
+  /// database deployed, undeployed or deleted the agent (plus one lookup's storage read).
+  static constexpr std::chrono::milliseconds kOtherHostsCheckInterval{250};
+
   AgentService(Storage& storage, PluginManager& plugins);
 
   /// Validates and saves a draft (`{"name","blueprints":[…]}`). Throws ApiError 400.
@@ -55,7 +63,8 @@ class AgentService {
   Json listDeployed();
 
   /// The deployed version compiled against the current catalogue. Throws ApiError 404 (unknown
-  /// agent) or 409 agent_not_deployed.
+  /// agent) or 409 agent_not_deployed. Answers from memory; once per kOtherHostsCheckInterval
+  /// one call first checks whether another host changed agents (one small read).
   std::shared_ptr<const CompiledAgent> deployed(const std::string& agent_id);
   /// A specific version (for jobs, which run the version they were created for).
   std::shared_ptr<const CompiledAgent> version(const std::string& agent_id, std::int64_t version);
@@ -67,7 +76,8 @@ class AgentService {
   /// with it (they keep serving on the generation they were compiled with).
   std::vector<std::string> recompileAll();
 
-  /// Saves and deploys every agent file of `dir` (`<id>.json`); an unchanged definition keeps
+  /// Saves and deploys every agent file of `dir` (`<id>.json`) and every Writer Framework app in
+  /// it (`<id>/.wf/`, imported by wf/wf_import.hpp); an unchanged definition keeps
   /// its deployed version. Returns one line per agent; throws nothing (bad files are reported).
   std::vector<std::string> loadDirectory(const std::filesystem::path& dir);
 
@@ -75,6 +85,13 @@ class AgentService {
   std::shared_ptr<const CompiledAgent> compiled(const std::string& agent_id, std::int64_t version,
                                                 const Json& definition);
   static void checkId(const std::string& agent_id);
+  /// When the interval has passed (and no other thread is at it), compares the storage's agents
+  /// revision with the last one seen and, if it moved, reloads which versions are deployed and
+  /// drops compiled entries of agents that changed. Never throws: on a storage error the cached
+  /// view keeps serving.
+  void catchUpWithOtherHostsIfDue();
+  /// Reloads the agent list (sync_mutex_ held).
+  void catchUpLocked(std::int64_t revision);
 
   Storage& storage_;
   PluginManager& plugins_;
@@ -83,6 +100,16 @@ class AgentService {
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const CompiledAgent>> cache_;
   /// agent → deployed version, so the hot path needs no storage read.
   std::map<std::string, std::optional<std::int64_t>> deployed_;
+
+  /// Serialises catching up with other hosts against this host's own changes, so a catch-up
+  /// that read the agent list before a local deploy cannot overwrite that deploy with the list.
+  std::mutex sync_mutex_;
+  /// The steady-clock time (ns) after which the next lookup checks the revision.
+  std::atomic<std::int64_t> next_check_ns_{0};
+  /// Guarded by sync_mutex_: the revision the cache reflects (nullopt before the first check),
+  /// and each agent's updated_at_ms then, to tell which agents changed.
+  std::optional<std::int64_t> seen_revision_;
+  std::map<std::string, std::int64_t> seen_updated_at_;
 };
 
 }  // namespace blueprint::host

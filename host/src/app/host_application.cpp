@@ -220,6 +220,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   JobWorkerConfig worker_config;
   worker_config.threads = config.job_workers;
   worker_config.lease = std::chrono::milliseconds(config.job_lease_ms);
+  worker_config.poll = std::chrono::milliseconds(config.job_poll_ms);
   worker_config.max_attempts = config.job_max_attempts;
   JobWorker worker(*storage, *agents, registry, run_options, worker_config);
 

@@ -86,6 +86,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       job_queue_limit = getAs<std::int64_t>(v, key, source);
     else if (key == "job_lease_ms")
       job_lease_ms = getAs<std::int64_t>(v, key, source);
+    else if (key == "job_poll_ms")
+      job_poll_ms = getAs<std::int64_t>(v, key, source);
     else if (key == "job_max_attempts")
       job_max_attempts = getAs<int>(v, key, source);
     else if (key == "job_retention_hours")
@@ -124,6 +126,10 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (threads < 1 || min_threads < 1 || min_threads > threads)
     throw std::runtime_error(source + ": need 1 <= min_threads <= threads");
   if (job_workers < 0) throw std::runtime_error(source + ": job_workers must be >= 0");
+  // A lease is renewed every third of its length; below this a busy host would lose its own.
+  if (job_lease_ms < 300) throw std::runtime_error(source + ": job_lease_ms must be >= 300");
+  if (job_poll_ms < 10) throw std::runtime_error(source + ": job_poll_ms must be >= 10");
+  if (job_max_attempts < 1) throw std::runtime_error(source + ": job_max_attempts must be >= 1");
 }
 
 void HostConfig::applyFile(const std::string& path) {
@@ -188,6 +194,9 @@ Json HostConfig::toJson() const {
           {"job_workers", job_workers},
           {"job_queue_limit", job_queue_limit},
           {"job_lease_ms", job_lease_ms},
+          {"job_poll_ms", job_poll_ms},
+          {"job_max_attempts", job_max_attempts},
+          {"job_retention_hours", job_retention_hours},
           {"limits",
            {{"max_steps", limits.max_steps},
             {"max_depth", limits.max_depth},

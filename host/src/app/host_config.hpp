@@ -22,8 +22,8 @@ struct HostConfig {
   std::string storage;   ///< empty: sqlite:<data>/host.db
   std::string api_keys;  ///< empty: generated key in the data dir
   bool watch_plugins = false;
-  int plugin_debounce_ms = 300;
-  bool probe_plugins = false;    ///< first load of each build in a child process  ///< quiet time before a directory change triggers a reload
+  int plugin_debounce_ms = 300;  ///< quiet time before a directory change triggers a reload
+  bool probe_plugins = false;    ///< first load of each build in a child process
 
   // HTTP server (Poco serves each connection on one pool thread for its whole life, so the pool
   // must exceed the idle keep-alive connections it should tolerate; see docs/decisions).
@@ -39,8 +39,9 @@ struct HostConfig {
   // Jobs.
   int job_workers = 4;
   std::int64_t job_queue_limit = 100000;
-  std::int64_t job_lease_ms = 15000;
-  int job_max_attempts = 5;
+  std::int64_t job_lease_ms = 15000;  ///< renewed every third of it while the run lasts
+  std::int64_t job_poll_ms = 500;     ///< idle workers' fallback poll (PostgreSQL also NOTIFYs)
+  int job_max_attempts = 5;           ///< claims of one job before it ends in `error`
   std::int64_t job_retention_hours = 24 * 7;
   std::size_t sync_runs_kept = 1000;
 

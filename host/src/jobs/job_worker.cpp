@@ -3,6 +3,8 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
+
 #include "jobs/run_events.hpp"
 
 namespace blueprint::host {
@@ -19,6 +21,10 @@ class LiveRunObserver final : public RunObserver {
   LiveRun& live_;
 };
 
+/// How long one Storage::waitForJobs call blocks: the bound on how long stop() waits for the
+/// announcement thread.
+constexpr std::chrono::milliseconds kAnnouncementWait{250};
+
 }  // namespace
 
 JobWorker::JobWorker(Storage& storage, AgentService& agents, RunRegistry& registry,
@@ -31,6 +37,8 @@ void JobWorker::start() {
   stopping_ = false;
   for (int i = 0; i < config_.threads; ++i) threads_.emplace_back([this] { workerLoop(); });
   lease_thread_ = std::thread([this] { leaseLoop(); });
+  // A host without workers (one that only accepts jobs) has nobody to wake.
+  if (config_.threads > 0) announcement_thread_ = std::thread([this] { announcementLoop(); });
 }
 
 void JobWorker::stop() {
@@ -40,17 +48,47 @@ void JobWorker::stop() {
     stopping_ = true;
     for (auto& [id, a] : active_) a->live->control().cancel();
     wake_.notify_all();
+    lease_wake_.notify_all();
   }
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
   if (lease_thread_.joinable()) lease_thread_.join();
+  if (announcement_thread_.joinable()) announcement_thread_.join();
 }
 
 void JobWorker::notify() {
   std::lock_guard<std::mutex> lock(mutex_);
-  ++pending_wakes_;
-  wake_.notify_one();
+  wakeWorkersLocked(1);
+}
+
+void JobWorker::wakeWorkersLocked(std::uint64_t count) {
+  // More pending wake-ups than workers would only make them claim in vain after a burst.
+  const auto workers = static_cast<std::uint64_t>(std::max(config_.threads, 1));
+  pending_wakes_ = std::min(pending_wakes_ + count, workers);
+  if (count == 1)
+    wake_.notify_one();
+  else
+    wake_.notify_all();
+}
+
+void JobWorker::announcementLoop() {
+  auto& log = Poco::Logger::get("blueprint.jobs");
+  while (!stopping_) {
+    bool announced = false;
+    try {
+      announced = storage_.waitForJobs(kAnnouncementWait);
+    } catch (const std::exception& e) {
+      // The poll keeps the queue moving meanwhile; try again after a pause.
+      log.error("waiting for job announcements failed: %s", std::string(e.what()));
+      std::this_thread::sleep_for(kAnnouncementWait);
+      continue;
+    }
+    if (!announced) continue;
+    // One announcement may stand for many jobs (they are coalesced): wake every idle worker.
+    std::lock_guard<std::mutex> lock(mutex_);
+    wakeWorkersLocked(static_cast<std::uint64_t>(std::max(config_.threads, 1)));
+  }
 }
 
 std::size_t JobWorker::running() {
@@ -84,7 +122,7 @@ void JobWorker::leaseLoop() {
     std::vector<std::pair<std::string, std::shared_ptr<Active>>> snapshot;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait_for(lock, period, [&] { return stopping_.load(); });
+      lease_wake_.wait_for(lock, period, [&] { return stopping_.load(); });
       if (stopping_ && active_.empty()) return;
       snapshot.assign(active_.begin(), active_.end());
     }
@@ -108,17 +146,30 @@ void JobWorker::leaseLoop() {
   }
 }
 
+void JobWorker::giveUp(JobRecord job) {
+  auto& log = Poco::Logger::get("blueprint.jobs");
+  const int earlier = job.attempts - 1;
+  job.status = job_status::kError;
+  job.error = "the job ran out of attempts: it was claimed " + std::to_string(earlier) +
+              (earlier == 1 ? " time" : " times") +
+              " and its host stopped before finishing each time (job_max_attempts is " +
+              std::to_string(config_.max_attempts) + ")";
+  job.finished_at_ms = nowMs();
+  try {
+    // The stored events come first, as for a run: a follower that sees the job finished finds
+    // them complete.
+    storage_.appendEvents(job.job_id, {run_events::error(*job.error), run_events::done()});
+    if (storage_.finishJob(job, job.lease_token)) log.warning("job %s: %s", job.job_id, *job.error);
+  } catch (const std::exception& e) {
+    log.error("ending job %s after its last attempt failed: %s", job.job_id, std::string(e.what()));
+  }
+}
+
 void JobWorker::execute(JobRecord job) {
   auto& log = Poco::Logger::get("blueprint.jobs");
   const std::int64_t token = job.lease_token;
   if (job.attempts > config_.max_attempts) {
-    job.status = job_status::kError;
-    job.error = "the job was attempted " + std::to_string(job.attempts - 1) +
-                " times and its host stopped each time; giving up (max attempts " +
-                std::to_string(config_.max_attempts) + ")";
-    job.finished_at_ms = nowMs();
-    storage_.appendEvents(job.job_id, {run_events::error(*job.error), run_events::done()});
-    storage_.finishJob(job, token);
+    giveUp(std::move(job));
     return;
   }
   std::shared_ptr<LiveRun> live = registry_.add(job);
@@ -193,7 +244,7 @@ void JobWorker::execute(JobRecord job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     active_.erase(job.job_id);
-    wake_.notify_all();
+    lease_wake_.notify_all();  // when stopping, the lease thread ends once nothing runs
   }
   registry_.retire(live);
 }

@@ -3,6 +3,10 @@
 // lease, run them through the same Runner as sync runs, store their events and result with the
 // lease's fencing token, and renew leases while they run. A job whose host dies is re-claimed
 // when its lease expires, so every accepted job completes or fails visibly.
+// Idle workers sleep until one of three things: a job queued on this host (notify()), a job
+// announced by another host (Storage::waitForJobs: LISTEN/NOTIFY on PostgreSQL), or the poll
+// period, which remains the fallback and is what finds leases that expired without an
+// announcement (a host that died). docs/decisions/006-job-leases-and-multi-host.md says why.
 #pragma once
 
 #include <atomic>
@@ -24,9 +28,11 @@ namespace blueprint::host {
 struct JobWorkerConfig {
   int threads = 4;
   std::chrono::milliseconds lease{15000};
-  /// How often idle workers look for jobs queued by other hosts (local jobs wake them at once).
+  /// How often idle workers look for claimable jobs nobody announced (expired leases); jobs
+  /// queued here or announced by another host wake them at once.
   std::chrono::milliseconds poll{500};
-  /// Attempts after which a job whose host keeps dying ends in `error`.
+  /// Claims of one job after which it ends in `error` instead of running again (its host died
+  /// or stopped during every earlier attempt).
   int max_attempts = 5;
 };
 
@@ -48,7 +54,13 @@ class JobWorker {
  private:
   void workerLoop();
   void leaseLoop();
+  /// Turns announcements from other hosts (Storage::waitForJobs) into wake-ups of idle workers.
+  void announcementLoop();
+  /// Wakes up to `count` idle workers (mutex_ held).
+  void wakeWorkersLocked(std::uint64_t count);
   void execute(JobRecord job);
+  /// Ends a job that used up its attempts in `error` without running it.
+  void giveUp(JobRecord job);
 
   struct Active {
     std::int64_t token;
@@ -63,11 +75,16 @@ class JobWorker {
   JobWorkerConfig config_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
+  /// Idle workers wait here; pending_wakes_ counts wake-ups not yet taken (at most threads).
   std::condition_variable wake_;
   std::uint64_t pending_wakes_ = 0;
+  /// The lease thread waits here (apart from workers, so a wake-up meant for a worker is never
+  /// taken by it).
+  std::condition_variable lease_wake_;
   std::map<std::string, std::shared_ptr<Active>> active_;
   std::vector<std::thread> threads_;
   std::thread lease_thread_;
+  std::thread announcement_thread_;
 };
 
 }  // namespace blueprint::host

@@ -156,6 +156,22 @@ const std::vector<Migration>& migrations() {
            // blocks concurrent claimers (its values are not rolled back, which only leaves gaps).
            "CREATE SEQUENCE lease_tokens AS BIGINT START WITH 1",
        }},
+      // agentsRevision(): hosts cache which version of each agent is deployed and compare this
+      // one number to learn that another host changed an agent. A row, not a sequence, because
+      // a sequence moves before its transaction commits: a host could see the new number, read
+      // the old rows and keep them as current. A statement trigger bumps it inside the very
+      // transaction of every change, so no write path can forget to.
+      {2,
+       {
+           "CREATE TABLE agents_revision ("
+           " singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),"
+           " revision BIGINT NOT NULL)",
+           "INSERT INTO agents_revision (revision) VALUES (0)",
+           "CREATE FUNCTION bump_agents_revision() RETURNS trigger LANGUAGE plpgsql AS"
+           " 'BEGIN UPDATE agents_revision SET revision = revision + 1; RETURN NULL; END'",
+           "CREATE TRIGGER agents_changed AFTER INSERT OR UPDATE OR DELETE ON agents"
+           " FOR EACH STATEMENT EXECUTE FUNCTION bump_agents_revision()",
+       }},
   };
   return kMigrations;
 }
@@ -982,6 +998,14 @@ bool PostgresStorage::undeploy(const std::string& agent_id) {
     stmt << "UPDATE agents SET deployed_version = NULL, updated_at_ms = $1 WHERE agent_id = $2",
         bind(nowMs()), bind(agent_id);
     return stmt.execute() > 0;
+  });
+}
+
+std::optional<std::int64_t> PostgresStorage::agentsRevision() {
+  return impl_->run("agentsRevision", [&](Session& session) -> std::optional<std::int64_t> {
+    Int64 revision = 0;
+    session << "SELECT revision FROM agents_revision", into(revision), now;
+    return revision;
   });
 }
 

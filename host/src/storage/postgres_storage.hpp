@@ -56,6 +56,9 @@ class PostgresStorage final : public Storage {
   bool undeploy(const std::string& agent_id) override;
   std::optional<AgentVersion> getVersion(const std::string& agent_id,
                                          std::int64_t version) override;
+  /// agents_revision.revision, which a statement trigger on `agents` bumps in the transaction of
+  /// every change, so a reader never sees a new revision before the change it stands for.
+  std::optional<std::int64_t> agentsRevision() override;
 
   std::pair<JobRecord, bool> createJob(const JobRecord& job,
                                        const std::string& idempotency_key) override;

@@ -123,6 +123,12 @@ class Storage {
   virtual bool undeploy(const std::string& agent_id) = 0;
   virtual std::optional<AgentVersion> getVersion(const std::string& agent_id,
                                                  std::int64_t version) = 0;
+  /// A number that changes whenever any agent row changes (draft saved, deployed, rolled back,
+  /// undeployed, deleted), by this process or another one sharing the database: a host compares
+  /// it with the last value it saw to learn, with one cheap read, whether its in-memory view of
+  /// deployed versions may be stale. nullopt means only this process changes agents (SQLite,
+  /// memory: one host per database), so there is nothing to check; that is the default.
+  virtual std::optional<std::int64_t> agentsRevision() { return std::nullopt; }
 
   // ---- jobs ----
   /// Inserts a new job (durable before return). With a non-empty `idempotency_key`, a job already

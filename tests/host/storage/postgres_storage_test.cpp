@@ -142,6 +142,39 @@ TEST_F(PostgresStorageTest, AnExpiredLeaseMovesToTheOtherHostAndFencesTheFirst) 
   EXPECT_EQ(stored->artifact, "B's answer");
 }
 
+TEST_F(PostgresStorageTest, AgentsRevisionMovesWithEveryAgentChangeOfAnyHost) {
+  std::unique_ptr<PostgresStorage> host_a = openHost();
+  std::unique_ptr<PostgresStorage> host_b = openHost();
+  std::optional<std::int64_t> seen = host_b->agentsRevision();
+  ASSERT_TRUE(seen) << "PostgreSQL is shared by hosts, so it must report a revision";
+  // Each change through A is visible to B as a new revision, once A's call returned.
+  auto expectMoved = [&](const std::string& what) {
+    const std::optional<std::int64_t> now = host_b->agentsRevision();
+    ASSERT_TRUE(now);
+    EXPECT_NE(*now, *seen) << what << " did not move the revision";
+    seen = now;
+  };
+  host_a->saveDraft("agent-a", Json{{"name", "A"}, {"blueprints", Json::array()}});
+  expectMoved("saveDraft");
+  host_a->deployNewVersion("agent-a", Json{{"name", "A"}, {"blueprints", Json::array()}});
+  expectMoved("deployNewVersion");
+  host_a->deployNewVersion("agent-a", Json{{"name", "A2"}, {"blueprints", Json::array()}});
+  expectMoved("a second deployNewVersion");
+  ASSERT_TRUE(host_a->deployExistingVersion("agent-a", 1));
+  expectMoved("deployExistingVersion");
+  ASSERT_TRUE(host_a->undeploy("agent-a"));
+  expectMoved("undeploy");
+  ASSERT_TRUE(host_a->deleteAgent("agent-a"));
+  expectMoved("deleteAgent");
+
+  // Jobs, kv and a failed (rolled back) deploy leave it alone: hosts re-read agents only when
+  // an agent really changed.
+  host_a->createJob(makeJob("job-1", nowMs()), "");
+  host_a->kvSet("agent-a", "k", Json(1));
+  EXPECT_THROW(host_a->deployNewVersion("missing", Json::object()), StorageError);
+  EXPECT_EQ(host_b->agentsRevision(), seen);
+}
+
 TEST_F(PostgresStorageTest, WaitForJobsWakesWhenAnotherHostQueuesAJob) {
   std::unique_ptr<PostgresStorage> worker_host = openHost();
   std::unique_ptr<PostgresStorage> api_host = openHost();
