@@ -8,6 +8,7 @@
 #include <Poco/Logger.h>
 
 #include "blueprint/blueprint_validator.hpp"
+#include "wf/wf_import.hpp"
 
 namespace blueprint::host {
 
@@ -307,16 +308,33 @@ std::vector<std::string> AgentService::loadDirectory(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().extension() == ".json") files.push_back(it->path());
+    if (it->path().extension() == ".json" || wf::isWfDirectory(it->path()))
+      files.push_back(it->path());
   if (ec) {
     report.push_back(dir.string() + ": cannot read the agents directory: " + ec.message());
     return report;
   }
   std::sort(files.begin(), files.end());
   for (const fs::path& file : files) {
-    std::ifstream in(file);
-    Json def = Json::parse(in, nullptr, false);
-    const std::string fallback_id = file.stem().string();
+    Json def;
+    std::string fallback_id = file.stem().string();
+    std::error_code dir_ec;
+    if (fs::is_directory(file, dir_ec)) {
+      // A Writer Framework app (<name>/.wf/components-*.jsonl): converted, then deployed as a
+      // file would be; a refusal (unsupported blocks, malformed files) skips it like a bad file.
+      try {
+        wf::ImportResult imported = wf::importDirectory(file);
+        for (const auto& note : imported.notes) report.push_back(file.string() + ": note: " + note);
+        def = std::move(imported.agent);
+        fallback_id = imported.agent_id;
+      } catch (const std::exception& e) {
+        report.push_back(std::string(e.what()) + "\n  (skipped)");
+        continue;
+      }
+    } else {
+      std::ifstream in(file);
+      def = Json::parse(in, nullptr, false);
+    }
     if (def.is_discarded() || !def.is_object()) {
       report.push_back(file.string() + ": not a JSON object; skipped");
       continue;

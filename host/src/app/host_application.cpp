@@ -52,7 +52,8 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("config", "FILE", "JSON config file (also BLUEPRINT_CONFIG)");
   flag("listen", "HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 picks one)");
   flag("plugins", "DIR", "directory of block plugin .so files");
-  flag("agents", "DIR", "directory of agent .json files deployed at start-up");
+  flag("agents", "DIR",
+       "directory of agent .json files and Writer Framework apps (<id>/.wf) deployed at start-up");
   flag("data", "DIR", "data directory (default ./var)");
   flag("storage", "URL", "sqlite:<file> (default <data>/host.db), memory:, postgresql://…");
   flag("api-keys", "FILE", "API keys file ({\"keys\":[{name,sha256,scopes}]})");
