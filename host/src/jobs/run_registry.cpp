@@ -73,11 +73,18 @@ std::shared_ptr<LiveRun> RunRegistry::find(const std::string& job_id) {
 }
 
 void RunRegistry::retire(const std::shared_ptr<LiveRun>& run) {
+  // An evicted run is destroyed (its events, its record) after the lock is released: every
+  // sync run passes through here, and none should wait for another's deallocation.
+  std::shared_ptr<LiveRun> evicted;
   std::lock_guard<std::mutex> lock(mutex_);
   if (active_ > 0) --active_;
   finished_order_.push_back(run->jobId());
   while (finished_order_.size() > keep_finished_) {
-    runs_.erase(finished_order_.front());
+    auto it = runs_.find(finished_order_.front());
+    if (it != runs_.end()) {
+      evicted = std::move(it->second);
+      runs_.erase(it);
+    }
     finished_order_.pop_front();
   }
 }

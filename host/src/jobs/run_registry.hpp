@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,7 +78,7 @@ class RunRegistry {
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<LiveRun>> runs_;
+  std::unordered_map<std::string, std::shared_ptr<LiveRun>> runs_;
   std::deque<std::string> finished_order_;
   std::size_t keep_finished_;
   std::size_t active_ = 0;
