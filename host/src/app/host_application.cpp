@@ -2,7 +2,6 @@
 #include "app/host_application.hpp"
 
 #include <Poco/Logger.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
@@ -260,7 +259,13 @@ int HostApplication::main(const std::vector<std::string>& args) {
       int sig = 0;
       if (sigwait(&hup, &sig) != 0 || stopping) break;
       log.information("SIGHUP: reloading plugins");
-      plugins->reload();
+      try {
+        plugins->reload();
+      } catch (const std::exception& e) {
+        // Escaping this thread would end the host; the previous catalogue keeps serving.
+        log.error("plugin reload failed: %s; the previous catalogue keeps serving",
+                  std::string(e.what()));
+      }
     }
   });
   std::thread maintenance([&] {

@@ -5,6 +5,8 @@
 #include <Poco/DirectoryWatcher.h>
 #include <Poco/Logger.h>
 
+#include <exception>
+
 #include "plugins/plugin_manager.hpp"
 
 namespace blueprint::host {
@@ -73,11 +75,18 @@ void PluginWatcher::loop() {
     if (stopping_) break;
     pending_ = false;
     lock.unlock();
-    ReloadReport report = plugins_.reload();
-    log.information(
-        "plugin directory changed: catalogue generation %s (%s loaded, %s rejected, %s removed)",
-        std::to_string(report.catalog_generation), std::to_string(report.loaded.size()),
-        std::to_string(report.rejected.size()), std::to_string(report.removed.size()));
+    // An exception must not leave this thread: it would end the host. The previous catalogue
+    // keeps serving, and the next change of the directory tries again.
+    try {
+      ReloadReport report = plugins_.reload();
+      log.information(
+          "plugin directory changed: catalogue generation %s (%s loaded, %s rejected, %s removed)",
+          std::to_string(report.catalog_generation), std::to_string(report.loaded.size()),
+          std::to_string(report.rejected.size()), std::to_string(report.removed.size()));
+    } catch (const std::exception& e) {
+      log.error("plugin reload failed: %s; the previous catalogue keeps serving",
+                std::string(e.what()));
+    }
     lock.lock();
     ++reloads_;
   }

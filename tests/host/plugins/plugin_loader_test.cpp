@@ -213,6 +213,20 @@ TEST(PluginLoader, RejectsFailingInit) {
   EXPECT_TRUE(filesIn(tmp.path() / "cache").empty());
 }
 
+// A C++ init that throws instead of returning a status is a rejection, not an exception
+// unwinding into the host's reload thread.
+TEST(PluginLoader, RejectsInitThatThrows) {
+  TempDir tmp;
+  PluginLoader loader(tmp.path() / "cache");
+  PluginLoadResult r = loader.load(fixturePlugin("init_throws"), 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error,
+            "init_throws.so: init threw an exception: cannot reach the licence server (init must "
+            "report failure through its status and error sink)");
+  EXPECT_EQ(r.plugin, nullptr);
+  EXPECT_TRUE(filesIn(tmp.path() / "cache").empty());
+}
+
 TEST(PluginLoader, LoadsPlainCPlugin) {
   TempDir tmp;
   PluginLoader loader(tmp.path() / "cache");
