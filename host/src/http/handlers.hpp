@@ -67,5 +67,6 @@ void handleReloadPlugins(RequestContext& ctx);
 void handleHealthz(RequestContext& ctx);
 void handleReadyz(RequestContext& ctx);
 void handleMetrics(RequestContext& ctx);
+void handleOpenApi(RequestContext& ctx);
 
 }  // namespace blueprint::host

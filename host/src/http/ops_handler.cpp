@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Operations endpoints: catalogue, plugin reload, health, readiness, metrics.
+// Operations endpoints: catalogue, plugin reload, health, readiness, metrics, OpenAPI document.
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
+#include "http/openapi_document.hpp"
 
 namespace blueprint::host {
 
@@ -51,6 +52,14 @@ void handleMetrics(RequestContext& ctx) {
   const std::string text = s.metrics->render(gauges);
   ctx.response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);
   ctx.response.setContentType("text/plain; version=0.0.4");
+  ctx.response.setContentLength(static_cast<std::streamsize>(text.size()));
+  ctx.response.sendBuffer(text.data(), text.size());
+}
+
+void handleOpenApi(RequestContext& ctx) {
+  const std::string_view text = openApiDocument();
+  ctx.response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);
+  ctx.response.setContentType("application/json");
   ctx.response.setContentLength(static_cast<std::streamsize>(text.size()));
   ctx.response.sendBuffer(text.data(), text.size());
 }

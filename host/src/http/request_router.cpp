@@ -71,6 +71,8 @@ RouteMatch matchRoute(const std::string& method, const std::string& path) {
     on("GET", Route::Readyz, {});
   else if (is(1) && p[0] == "metrics")
     on("GET", Route::Metrics, {});
+  else if (is(1) && p[0] == "openapi.json")
+    on("GET", Route::OpenApi, {});
   else if (p.size() >= 2 && p[0] == "v1") {
     if (p[1] == "blocks" && is(2))
       on("GET", Route::Blocks, {});
@@ -211,6 +213,8 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
         return handleReadyz(ctx);
       case Route::Metrics:
         return handleMetrics(ctx);
+      case Route::OpenApi:
+        return handleOpenApi(ctx);
       default:
         throw ApiError(404, "not_found", "no such route");
     }
