@@ -156,10 +156,11 @@ void JobWorker::giveUp(JobRecord job) {
               std::to_string(config_.max_attempts) + ")";
   job.finished_at_ms = nowMs();
   try {
-    // The stored events come first, as for a run: a follower that sees the job finished finds
-    // them complete.
-    storage_.appendEvents(job.job_id, {run_events::error(*job.error), run_events::done()});
-    if (storage_.finishJob(job, job.lease_token)) log.warning("job %s: %s", job.job_id, *job.error);
+    // The events go in with the final state, as for a run: a follower that sees the job
+    // finished finds them complete.
+    if (storage_.finishJob(job, job.lease_token,
+                           {run_events::error(*job.error), run_events::done()}))
+      log.warning("job %s: %s", job.job_id, *job.error);
   } catch (const std::exception& e) {
     log.error("ending job %s after its last attempt failed: %s", job.job_id, std::string(e.what()));
   }
@@ -231,9 +232,12 @@ void JobWorker::execute(JobRecord job) {
     }
   }
   try {
+    // The events go in with the final state and under the same token check, so an attempt
+    // that lost its lease without noticing stores neither. A job handed back stores none: its
+    // next attempt streams from the start.
     if (!active->lease_lost) {
-      if (!requeue) storage_.appendEvents(job.job_id, live->allEvents());
-      if (!storage_.finishJob(final_record, token))
+      if (!storage_.finishJob(final_record, token,
+                              requeue ? std::vector<std::string>{} : live->allEvents()))
         log.warning("job %s: the lease was taken over; this attempt's result is discarded",
                     job.job_id);
     }

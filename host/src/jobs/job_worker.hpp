@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // job_worker.hpp: runs queued jobs (DESIGN §6). Worker threads claim jobs from storage with a
-// lease, run them through the same Runner as sync runs, store their events and result with the
-// lease's fencing token, and renew leases while they run. A job whose host dies is re-claimed
-// when its lease expires, so every accepted job completes or fails visibly.
+// lease, run them through the same Runner as sync runs, store their events and result together
+// (one Storage::finishJob, fenced by the lease's token), and renew leases while they run. A job
+// whose host dies is re-claimed when its lease expires, so every accepted job completes or fails
+// visibly.
 // Idle workers sleep until one of three things: a job queued on this host (notify()), a job
 // announced by another host (Storage::waitForJobs: LISTEN/NOTIFY on PostgreSQL), or the poll
 // period, which remains the fallback and is what finds leases that expired without an

@@ -225,7 +225,8 @@ bool MemoryStorage::renewLease(const std::string& job_id, std::int64_t lease_tok
   return true;
 }
 
-bool MemoryStorage::finishJob(const JobRecord& job, std::int64_t lease_token) {
+bool MemoryStorage::finishJob(const JobRecord& job, std::int64_t lease_token,
+                              const std::vector<std::string>& events) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = jobs_.find(job.job_id);
   if (it == jobs_.end()) return false;
@@ -239,6 +240,10 @@ bool MemoryStorage::finishJob(const JobRecord& job, std::int64_t lease_token) {
   // queue keeps none.
   stored.finished_at_ms = job.finished_at_ms;
   if (isFinished(job.status) && !stored.finished_at_ms) stored.finished_at_ms = nowMs();
+  if (!events.empty()) {
+    std::vector<std::string>& log = events_[job.job_id];
+    log.insert(log.end(), events.begin(), events.end());
+  }
   return true;
 }
 

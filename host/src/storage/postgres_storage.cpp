@@ -6,7 +6,8 @@
 // write at once, so every public method runs under Impl::run on a pooled connection of its own,
 // and each write is either one statement whose WHERE clause is its own check (claimJob,
 // finishJob, renewLease, requestCancel: the fencing check and the write cannot be split by a
-// takeover) or a short READ COMMITTED transaction that locks the rows it reads.
+// takeover; finishJob's events follow that statement in its transaction) or a short READ
+// COMMITTED transaction that locks the rows it reads.
 //
 // Two Poco 1.11 quirks shape the code (checked against Debian 12's libpocodatapostgresql80):
 //  - parameters travel as NUL-terminated text, and an empty BLOB is bound as SQL NULL, so byte
@@ -833,6 +834,32 @@ struct PostgresStorage::Impl {
     return std::move(jobs.front());
   }
 
+  /// Appends `events` after the job's last stored event, inside the caller's transaction.
+  static void insertEvents(Session& session, const std::string& job_id,
+                           const std::vector<std::string>& events) {
+    if (events.empty()) return;
+    // Poco binds no arrays, so each statement carries up to kChunk events as VALUES rows.
+    constexpr std::size_t kChunk = 500;
+    // Appenders of one job take turns (appendEvents and finishJob of the same job may meet),
+    // so reading MAX(seq) and inserting after it cannot collide.
+    session << "SELECT pg_advisory_xact_lock(" << kLockClass << ", hashtext($1))", bind(job_id),
+        now;
+    for (std::size_t first = 0; first < events.size(); first += kChunk) {
+      const std::size_t count = std::min(kChunk, events.size() - first);
+      Statement insert(session);
+      insert << "INSERT INTO job_events (job_id, seq, data) SELECT $1, base.seq + v.i, v.data"
+                " FROM (SELECT COALESCE(MAX(seq) + 1, 0) AS seq FROM job_events"
+                " WHERE job_id = $1) AS base, (VALUES ";
+      for (std::size_t i = 0; i < count; ++i) {
+        insert << (i == 0 ? "" : ", ") << "(" << i << ", $" << (i + 2) << "::bytea)";
+      }
+      insert << ") AS v (i, data)";
+      insert.addBind(bind(job_id));
+      for (std::size_t i = 0; i < count; ++i) insert.addBind(bind(toByteaHex(events[first + i])));
+      insert.execute();
+    }
+  }
+
   static std::optional<JobRecord> loadJob(Session& session, const std::string& job_id) {
     Statement stmt(session);
     stmt << "SELECT " << kJobColumns << " FROM jobs WHERE job_id = $1";
@@ -1205,16 +1232,19 @@ bool PostgresStorage::renewLease(const std::string& job_id, std::int64_t lease_t
   });
 }
 
-bool PostgresStorage::finishJob(const JobRecord& job, std::int64_t lease_token) {
+bool PostgresStorage::finishJob(const JobRecord& job, std::int64_t lease_token,
+                                const std::vector<std::string>& events) {
   return impl_->run("finishJob", [&](Session& session) {
-    // One conditional UPDATE: the fencing check and the write cannot be split by a takeover.
-    // Retention deletes by finished_at, so a finished job always gets one; a job handed back to
-    // the queue keeps none and is announced like a new one.
+    // One conditional UPDATE: the fencing check and the write cannot be split by a takeover (the
+    // row lock it takes holds off a concurrent claim until this transaction ends). The events go
+    // in the same transaction, and only when the UPDATE found the job, so a stale attempt writes
+    // nothing. Retention deletes by finished_at, so a finished job always gets one; a job handed
+    // back to the queue keeps none and is announced like a new one.
     std::optional<std::int64_t> finished_at = job.finished_at_ms;
     if (!finished_at && isFinished(job.status)) finished_at = nowMs();
     const bool handing_back = job.status == job_status::kQueued;
     std::optional<Transaction> tx;
-    if (handing_back) tx.emplace(session);
+    if (handing_back || !events.empty()) tx.emplace(session);
     Statement update(session);
     update << "UPDATE jobs SET status = $1, artifact = $2::bytea, error = $3::bytea, trace = $4,"
               " finished_at_ms = $5 WHERE job_id = $6 AND lease_token = $7 AND status = "
@@ -1224,7 +1254,10 @@ bool PostgresStorage::finishJob(const JobRecord& job, std::int64_t lease_token) 
         bind(Int64(lease_token));
     const bool written = update.execute() > 0;
     if (tx) {
-      if (written) notifyJobs(session);
+      if (written) {
+        Impl::insertEvents(session, job.job_id, events);
+        if (handing_back) notifyJobs(session);
+      }
       tx->commit();
     }
     return written;
@@ -1310,27 +1343,8 @@ void PostgresStorage::appendEvents(const std::string& job_id,
                                    const std::vector<std::string>& events) {
   if (events.empty()) return;
   impl_->run("appendEvents", [&](Session& session) {
-    // Poco binds no arrays, so each statement carries up to kChunk events as VALUES rows.
-    constexpr std::size_t kChunk = 500;
     Transaction tx(session);
-    // Appenders of one job take turns (a host whose lease was just taken over may still be
-    // streaming), so reading MAX(seq) and inserting after it cannot collide.
-    session << "SELECT pg_advisory_xact_lock(" << kLockClass << ", hashtext($1))", bind(job_id),
-        now;
-    for (std::size_t first = 0; first < events.size(); first += kChunk) {
-      const std::size_t count = std::min(kChunk, events.size() - first);
-      Statement insert(session);
-      insert << "INSERT INTO job_events (job_id, seq, data) SELECT $1, base.seq + v.i, v.data"
-                " FROM (SELECT COALESCE(MAX(seq) + 1, 0) AS seq FROM job_events"
-                " WHERE job_id = $1) AS base, (VALUES ";
-      for (std::size_t i = 0; i < count; ++i) {
-        insert << (i == 0 ? "" : ", ") << "(" << i << ", $" << (i + 2) << "::bytea)";
-      }
-      insert << ") AS v (i, data)";
-      insert.addBind(bind(job_id));
-      for (std::size_t i = 0; i < count; ++i) insert.addBind(bind(toByteaHex(events[first + i])));
-      insert.execute();
-    }
+    Impl::insertEvents(session, job_id, events);
     tx.commit();
   });
 }

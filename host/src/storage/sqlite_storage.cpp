@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace blueprint::host {
@@ -216,6 +217,19 @@ struct SqliteStorage::Impl {
                                        Int64 now_ms);
   /// Stores a batch of new jobs in one transaction, or one by one if that fails.
   void commitCreates(const std::vector<PendingCreate*>& batch);
+
+  /// Appends `events` after the job's last stored event, inside the caller's transaction.
+  void insertEvents(const std::string& job_id, const std::vector<std::string>& events) {
+    Int64 next_seq = 0;
+    session << "SELECT COALESCE(MAX(seq) + 1, 0) FROM job_events WHERE job_id = ?", bind(job_id),
+        into(next_seq), now;
+    std::vector<std::string> job_ids(events.size(), job_id);
+    std::vector<Int64> seqs(events.size());
+    for (std::size_t i = 0; i < seqs.size(); ++i) seqs[i] = next_seq + static_cast<Int64>(i);
+    std::vector<std::string> data = events;
+    session << "INSERT INTO job_events (job_id, seq, data) VALUES (?, ?, ?)", use(job_ids),
+        use(seqs), use(data), now;
+  }
 
   /// Runs `body` under the mutex; Poco and JSON failures become StorageError naming `op`.
   template <typename Body>
@@ -709,9 +723,12 @@ bool SqliteStorage::renewLease(const std::string& job_id, std::int64_t lease_tok
   });
 }
 
-bool SqliteStorage::finishJob(const JobRecord& job, std::int64_t lease_token) {
+bool SqliteStorage::finishJob(const JobRecord& job, std::int64_t lease_token,
+                              const std::vector<std::string>& events) {
   return impl_->run("finishJob", [&] {
     // One conditional UPDATE: the fencing check and the write cannot be split by a takeover.
+    // The events go in the same transaction, and only when the UPDATE found the job, so a stale
+    // attempt writes nothing and a finish costs one commit (one fsync), events included.
     // Retention deletes by finished_at, so a finished job always gets one; a job handed back to
     // the queue keeps none.
     std::optional<std::int64_t> finished_at = job.finished_at_ms;
@@ -719,13 +736,20 @@ bool SqliteStorage::finishJob(const JobRecord& job, std::int64_t lease_token) {
                          job.status == job_status::kCancelled)) {
       finished_at = nowMs();
     }
+    std::optional<WriteTransaction> tx;
+    if (!events.empty()) tx.emplace(impl_->session);
     Statement update(impl_->session);
     update << "UPDATE jobs SET status = ?, artifact = ?, error = ?, trace = ?, finished_at_ms = ?"
               " WHERE job_id = ? AND lease_token = ? AND status = ?",
         bind(job.status), bind(toNullable(job.artifact)), bind(toNullable(job.error)),
         bind(toText(job.trace)), bind(toNullable(finished_at)), bind(job.job_id), bind(lease_token),
         bind(std::string(job_status::kInProgress));
-    return update.execute() > 0;
+    const bool written = update.execute() > 0;
+    // Not written: the transaction rolls back, and nothing was written in it anyway.
+    if (!tx || !written) return written;
+    impl_->insertEvents(job.job_id, events);
+    tx->commit();
+    return true;
   });
 }
 
@@ -791,17 +815,8 @@ void SqliteStorage::appendEvents(const std::string& job_id,
                                  const std::vector<std::string>& events) {
   if (events.empty()) return;
   impl_->run("appendEvents", [&] {
-    Session& session = impl_->session;
-    WriteTransaction tx(session);
-    Int64 next_seq = 0;
-    session << "SELECT COALESCE(MAX(seq) + 1, 0) FROM job_events WHERE job_id = ?", bind(job_id),
-        into(next_seq), now;
-    std::vector<std::string> job_ids(events.size(), job_id);
-    std::vector<Int64> seqs(events.size());
-    for (std::size_t i = 0; i < seqs.size(); ++i) seqs[i] = next_seq + static_cast<Int64>(i);
-    std::vector<std::string> data = events;
-    session << "INSERT INTO job_events (job_id, seq, data) VALUES (?, ?, ?)", use(job_ids),
-        use(seqs), use(data), now;
+    WriteTransaction tx(impl_->session);
+    impl_->insertEvents(job_id, events);
     tx.commit();
   });
 }

@@ -46,7 +46,8 @@ class SqliteStorage final : public Storage {
   std::optional<JobRecord> claimJob(std::chrono::milliseconds lease) override;
   bool renewLease(const std::string& job_id, std::int64_t lease_token,
                   std::chrono::milliseconds lease, bool* cancel_requested) override;
-  bool finishJob(const JobRecord& job, std::int64_t lease_token) override;
+  bool finishJob(const JobRecord& job, std::int64_t lease_token,
+                 const std::vector<std::string>& events) override;
   std::optional<JobRecord> requestCancel(const std::string& job_id) override;
   std::pair<std::optional<JobRecord>, bool> retryJob(const std::string& job_id) override;
   std::int64_t deleteFinishedBefore(std::int64_t cutoff_ms, std::int64_t batch) override;

@@ -157,11 +157,19 @@ class Storage {
   /// (whether or not the lease was renewed; false for an unknown job).
   virtual bool renewLease(const std::string& job_id, std::int64_t lease_token,
                           std::chrono::milliseconds lease, bool* cancel_requested) = 0;
-  /// Writes the final state (status, artifact, error, trace, finished_at) only if `lease_token`
-  /// still holds the job (status in_progress, same token); returns false (and writes nothing)
-  /// otherwise. A finished status (completed/error/cancelled) without finished_at gets now, so
-  /// retention finds it; a worker handing the job back on shutdown passes status queued.
-  virtual bool finishJob(const JobRecord& job, std::int64_t lease_token) = 0;
+  /// Writes the final state (status, artifact, error, trace, finished_at) and appends `events`
+  /// (as appendEvents does) in one transaction, only if `lease_token` still holds the job (status
+  /// in_progress, same token); returns false and writes nothing, neither the row nor the events,
+  /// otherwise. So an attempt that lost its lease leaves no trace, and a reader that finds the
+  /// job finished finds its events complete. A finished status (completed/error/cancelled)
+  /// without finished_at gets now, so retention finds it; a worker handing the job back on
+  /// shutdown passes status queued (and usually no events).
+  /// The events follow those the job already has, numbered on from them (a follower reading by
+  /// sequence number never loses its place). A worker stores events only here, and retryJob
+  /// clears them, so a job normally has none before its finish: the finishing attempt's events
+  /// are the whole stream.
+  virtual bool finishJob(const JobRecord& job, std::int64_t lease_token,
+                         const std::vector<std::string>& events) = 0;
   /// Cancels a job: queued → cancelled at once (finished_at set); in_progress → cancel_requested
   /// set (the worker ends it as cancelled). cancel_requested becomes true in both cases; a
   /// finished job is left as it is. Returns the job after the change; nullopt if unknown.
@@ -188,7 +196,9 @@ class Storage {
   }
 
   // ---- job events (the SSE `data:` payloads of a run, in order) ----
-  /// Appends events (each the JSON text after `data: `, e.g. `{"delta":"hi"}` or `[DONE]`).
+  /// Appends events (each the JSON text after `data: `, e.g. `{"delta":"hi"}` or `[DONE]`), with
+  /// no fencing: for a job no lease holds (a sync run stored with putJob). A leased run's events
+  /// go in with its finishJob.
   virtual void appendEvents(const std::string& job_id, const std::vector<std::string>& events) = 0;
   /// Events with sequence number >= from_seq (0-based), in order.
   virtual std::vector<std::string> loadEvents(const std::string& job_id, std::int64_t from_seq) = 0;

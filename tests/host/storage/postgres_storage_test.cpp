@@ -129,17 +129,20 @@ TEST_F(PostgresStorageTest, AnExpiredLeaseMovesToTheOtherHostAndFencesTheFirst) 
   stale.status = job_status::kCompleted;
   stale.artifact = "A's stale answer";
   EXPECT_FALSE(host_a->renewLease("job-1", on_a->lease_token, 60s, nullptr));
-  EXPECT_FALSE(host_a->finishJob(stale, on_a->lease_token));
+  EXPECT_FALSE(host_a->finishJob(stale, on_a->lease_token, {"{\"delta\":\"A\"}", "[DONE]"}));
   EXPECT_EQ(host_a->getJob("job-1")->lease_token, on_b->lease_token);
+  EXPECT_TRUE(host_b->loadEvents("job-1", 0).empty()) << "A's stale events were stored";
 
   JobRecord done = *on_b;
   done.status = job_status::kCompleted;
   done.artifact = "B's answer";
-  EXPECT_TRUE(host_b->finishJob(done, on_b->lease_token));
+  EXPECT_TRUE(host_b->finishJob(done, on_b->lease_token, {"{\"delta\":\"B\"}", "[DONE]"}));
   std::optional<JobRecord> stored = host_a->getJob("job-1");
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->status, job_status::kCompleted);
   EXPECT_EQ(stored->artifact, "B's answer");
+  EXPECT_EQ(host_a->loadEvents("job-1", 0),
+            (std::vector<std::string>{"{\"delta\":\"B\"}", "[DONE]"}));
 }
 
 TEST_F(PostgresStorageTest, AgentsRevisionMovesWithEveryAgentChangeOfAnyHost) {
@@ -215,7 +218,7 @@ TEST_F(PostgresStorageTest, WaitForJobsWakesWhenAnotherHostQueuesAJob) {
   JobRecord failed = *claimed;
   failed.status = job_status::kError;
   failed.error = "b1: boom";
-  ASSERT_TRUE(worker_host->finishJob(failed, claimed->lease_token));
+  ASSERT_TRUE(worker_host->finishJob(failed, claimed->lease_token, {}));
   while (worker_host->waitForJobs(200ms)) {
   }
   ASSERT_TRUE(api_host->retryJob(claimed->job_id).second);

@@ -601,7 +601,7 @@ TEST_P(StorageContractTest, RenewLeaseExtendsOnlyForTheHolderAndReportsCancel) {
 
   ASSERT_TRUE(store().finishJob(
       finished(*claimed, job_status::kCancelled, std::nullopt, std::nullopt, nowMs()),
-      claimed->lease_token));
+      claimed->lease_token, {}));
   cancel = false;
   EXPECT_FALSE(store().renewLease("job-1", claimed->lease_token, 120s, &cancel));
   EXPECT_TRUE(cancel);
@@ -618,7 +618,7 @@ TEST_P(StorageContractTest, FinishJobWritesOnlyWithTheCurrentToken) {
 
   EXPECT_FALSE(store().finishJob(
       finished(*stale, job_status::kCompleted, "stale answer", std::nullopt, nowMs()),
-      stale->lease_token));
+      stale->lease_token, {}));
   std::optional<JobRecord> loaded = store().getJob("job-1");
   EXPECT_EQ(loaded->status, job_status::kInProgress);
   EXPECT_FALSE(loaded->artifact);
@@ -628,7 +628,7 @@ TEST_P(StorageContractTest, FinishJobWritesOnlyWithTheCurrentToken) {
   const std::int64_t finished_at = nowMs();
   const JobRecord final_state =
       finished(*current, job_status::kCompleted, "the answer", std::nullopt, finished_at);
-  EXPECT_TRUE(store().finishJob(final_state, current->lease_token));
+  EXPECT_TRUE(store().finishJob(final_state, current->lease_token, {}));
   loaded = store().getJob("job-1");
   EXPECT_EQ(loaded->status, job_status::kCompleted);
   EXPECT_EQ(loaded->artifact, "the answer");
@@ -640,16 +640,16 @@ TEST_P(StorageContractTest, FinishJobWritesOnlyWithTheCurrentToken) {
   // Finished: the same token no longer writes.
   EXPECT_FALSE(
       store().finishJob(finished(*current, job_status::kError, std::nullopt, "b1: late", nowMs()),
-                        current->lease_token));
+                        current->lease_token, {}));
   EXPECT_EQ(store().getJob("job-1")->status, job_status::kCompleted);
 
   // A queued job has no holder, not even token 0.
   store().createJob(makeJob("job-2", nowMs()), "");
   EXPECT_FALSE(store().finishJob(
-      finished(makeJob("job-2", 0), job_status::kCompleted, "x", std::nullopt, nowMs()), 0));
+      finished(makeJob("job-2", 0), job_status::kCompleted, "x", std::nullopt, nowMs()), 0, {}));
   EXPECT_EQ(store().getJob("job-2")->status, job_status::kQueued);
   EXPECT_FALSE(store().finishJob(
-      finished(makeJob("ghost", 0), job_status::kCompleted, "x", std::nullopt, nowMs()), 1));
+      finished(makeJob("ghost", 0), job_status::kCompleted, "x", std::nullopt, nowMs()), 1, {}));
 }
 
 TEST_P(StorageContractTest, FinishJobStampsAMissingFinishTime) {
@@ -659,7 +659,7 @@ TEST_P(StorageContractTest, FinishJobStampsAMissingFinishTime) {
   JobRecord final_state = finished(*claimed, job_status::kError, std::nullopt, "b1: boom", 0);
   final_state.finished_at_ms.reset();
   const std::int64_t before = nowMs();
-  ASSERT_TRUE(store().finishJob(final_state, claimed->lease_token));
+  ASSERT_TRUE(store().finishJob(final_state, claimed->lease_token, {}));
   std::optional<JobRecord> loaded = store().getJob("job-1");
   ASSERT_TRUE(loaded->finished_at_ms);
   EXPECT_GE(*loaded->finished_at_ms, before);
@@ -675,7 +675,7 @@ TEST_P(StorageContractTest, FinishJobCanHandAJobBackToTheQueue) {
   JobRecord handed_back = *claimed;
   handed_back.status = job_status::kQueued;
   handed_back.finished_at_ms.reset();
-  ASSERT_TRUE(store().finishJob(handed_back, claimed->lease_token));
+  ASSERT_TRUE(store().finishJob(handed_back, claimed->lease_token, {}));
   std::optional<JobRecord> loaded = store().getJob("job-1");
   EXPECT_EQ(loaded->status, job_status::kQueued);
   EXPECT_FALSE(loaded->finished_at_ms);
@@ -687,6 +687,96 @@ TEST_P(StorageContractTest, FinishJobCanHandAJobBackToTheQueue) {
   EXPECT_EQ(again->job_id, "job-1");
   EXPECT_EQ(again->attempts, 2);
   EXPECT_GT(again->lease_token, claimed->lease_token);
+}
+
+TEST_P(StorageContractTest, FinishJobStoresTheRunsEventsWithTheFinalState) {
+  store().createJob(makeJob("job-1", nowMs()), "");
+  std::optional<JobRecord> claimed = store().claimJob(60s);
+  ASSERT_TRUE(claimed);
+  EXPECT_TRUE(store().loadEvents("job-1", 0).empty());
+
+  // More events than one PostgreSQL statement carries, in order.
+  std::vector<std::string> events = {"{\"status\":\"in_progress\"}"};
+  for (int i = 0; i < 1200; ++i) events.push_back("{\"delta\":\"" + std::to_string(i) + "\"}");
+  events.push_back("[DONE]");
+  const JobRecord final_state =
+      finished(*claimed, job_status::kCompleted, "the answer", std::nullopt, nowMs());
+  ASSERT_TRUE(store().finishJob(final_state, claimed->lease_token, events));
+
+  EXPECT_EQ(store().getJob("job-1")->status, job_status::kCompleted);
+  EXPECT_EQ(store().loadEvents("job-1", 0), events);
+  EXPECT_EQ(store().loadEvents("job-1", 1200),
+            (std::vector<std::string>{"{\"delta\":\"1199\"}", "[DONE]"}));
+
+  // Finished: the same token writes no more events either.
+  EXPECT_FALSE(
+      store().finishJob(finished(*claimed, job_status::kError, std::nullopt, "b1: late", nowMs()),
+                        claimed->lease_token, {"{\"error\":\"b1: late\"}", "[DONE]"}));
+  EXPECT_EQ(store().loadEvents("job-1", 0), events);
+}
+
+TEST_P(StorageContractTest, FinishJobWithAStaleTokenWritesNeitherTheJobNorItsEvents) {
+  store().createJob(makeJob("job-1", nowMs() - 1000), "");
+  std::optional<JobRecord> stale = store().claimJob(1ms);
+  ASSERT_TRUE(stale);
+  std::this_thread::sleep_for(20ms);
+  std::optional<JobRecord> current = store().claimJob(60s);
+  ASSERT_TRUE(current);
+  ASSERT_EQ(current->job_id, "job-1");
+
+  // The attempt that lost its lease ends after the takeover: nothing of it is stored.
+  EXPECT_FALSE(store().finishJob(
+      finished(*stale, job_status::kCompleted, "stale answer", std::nullopt, nowMs()),
+      stale->lease_token, {"{\"delta\":\"stale\"}", "[DONE]"}));
+  std::optional<JobRecord> loaded = store().getJob("job-1");
+  EXPECT_EQ(loaded->status, job_status::kInProgress);
+  EXPECT_FALSE(loaded->artifact);
+  EXPECT_TRUE(store().loadEvents("job-1", 0).empty());
+
+  ASSERT_TRUE(store().finishJob(
+      finished(*current, job_status::kCompleted, "the answer", std::nullopt, nowMs()),
+      current->lease_token, {"{\"delta\":\"the answer\"}", "[DONE]"}));
+  EXPECT_EQ(store().loadEvents("job-1", 0),
+            (std::vector<std::string>{"{\"delta\":\"the answer\"}", "[DONE]"}));
+
+  // No holder at all (queued, unknown): no events.
+  store().createJob(makeJob("job-2", nowMs()), "");
+  EXPECT_FALSE(store().finishJob(
+      finished(makeJob("job-2", 0), job_status::kCompleted, "x", std::nullopt, nowMs()), 0,
+      {"[DONE]"}));
+  EXPECT_TRUE(store().loadEvents("job-2", 0).empty());
+  EXPECT_FALSE(store().finishJob(
+      finished(makeJob("ghost", 0), job_status::kCompleted, "x", std::nullopt, nowMs()), 1,
+      {"[DONE]"}));
+  EXPECT_TRUE(store().loadEvents("ghost", 0).empty());
+}
+
+TEST_P(StorageContractTest, FinishJobEventsFollowEventsTheJobAlreadyHas) {
+  store().createJob(makeJob("job-1", nowMs()), "");
+  std::optional<JobRecord> first = store().claimJob(60s);
+  ASSERT_TRUE(first);
+  // Events stored outside a finish (appendEvents: no lease, or an older host) stay, and the
+  // finish's events are numbered on from them.
+  const std::vector<std::string> earlier = {"{\"delta\":\"a\"}", "{\"delta\":\"b\"}"};
+  store().appendEvents("job-1", earlier);
+
+  // A hand-back with no events leaves them as they are.
+  JobRecord handed_back = *first;
+  handed_back.status = job_status::kQueued;
+  handed_back.finished_at_ms.reset();
+  ASSERT_TRUE(store().finishJob(handed_back, first->lease_token, {}));
+  EXPECT_EQ(store().loadEvents("job-1", 0), earlier);
+
+  std::optional<JobRecord> second = store().claimJob(60s);
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(
+      store().finishJob(finished(*second, job_status::kCompleted, "c", std::nullopt, nowMs()),
+                        second->lease_token, {"{\"delta\":\"c\"}", "[DONE]"}));
+  EXPECT_EQ(store().loadEvents("job-1", 0),
+            (std::vector<std::string>{"{\"delta\":\"a\"}", "{\"delta\":\"b\"}", "{\"delta\":\"c\"}",
+                                      "[DONE]"}));
+  EXPECT_EQ(store().loadEvents("job-1", 2),
+            (std::vector<std::string>{"{\"delta\":\"c\"}", "[DONE]"}));
 }
 
 // ---- jobs: cancel, retry, retention ----
@@ -720,7 +810,7 @@ TEST_P(StorageContractTest, RequestCancelEndsQueuedJobsAndFlagsRunningOnes) {
   // The worker ends it as cancelled.
   EXPECT_TRUE(store().finishJob(
       finished(*claimed, job_status::kCancelled, std::nullopt, std::nullopt, nowMs()),
-      claimed->lease_token));
+      claimed->lease_token, {}));
   EXPECT_EQ(store().getJob("running")->status, job_status::kCancelled);
 
   // A finished job is left as it is.
@@ -743,8 +833,8 @@ TEST_P(StorageContractTest, RetryJobRequeuesOnlyFailedJobs) {
   ASSERT_TRUE(claimed);
   ASSERT_TRUE(
       store().finishJob(finished(*claimed, job_status::kError, "partial", "b1: boom", nowMs()),
-                        claimed->lease_token));
-  store().appendEvents("failed", {"{\"error\":\"b1: boom\"}", "[DONE]"});
+                        claimed->lease_token, {"{\"error\":\"b1: boom\"}", "[DONE]"}));
+  ASSERT_EQ(store().loadEvents("failed", 0).size(), 2u);
 
   auto [retried, requeued] = store().retryJob("failed");
   EXPECT_TRUE(requeued);
@@ -768,8 +858,9 @@ TEST_P(StorageContractTest, RetryJobRequeuesOnlyFailedJobs) {
   EXPECT_EQ(again->job_id, "failed");
   EXPECT_EQ(again->attempts, 2);
   EXPECT_GT(again->lease_token, claimed->lease_token);
-  ASSERT_TRUE(store().finishJob(
-      finished(*again, job_status::kCompleted, "ok", std::nullopt, nowMs()), again->lease_token));
+  ASSERT_TRUE(
+      store().finishJob(finished(*again, job_status::kCompleted, "ok", std::nullopt, nowMs()),
+                        again->lease_token, {}));
 
   // Not in `error`: the job comes back unchanged with false.
   const JobRecord completed = *store().getJob("failed");
