@@ -163,6 +163,12 @@ TEST_F(HttpApi, AsyncJobIsQueuedThenCompletesWithItsArtifact) {
                                              deltaEvent("one"),         deltaEvent("two"),
                                              deltaEvent("Hello, Bob!"), "[DONE]"};
   EXPECT_EQ(sse.readToDone(), expected);
+
+  // Counted as an async run (before its result was stored, so already visible now).
+  const std::string metrics = HttpClient(host_.port(), "").get("/metrics").body;
+  EXPECT_NE(metrics.find("blueprint_runs_total{kind=\"async\",status=\"completed\"} 1\n"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST_F(HttpApi, ListsJobsNewestFirstWithPaginationAndStatusFilter) {

@@ -222,6 +222,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   worker_config.lease = std::chrono::milliseconds(config.job_lease_ms);
   worker_config.poll = std::chrono::milliseconds(config.job_poll_ms);
   worker_config.max_attempts = config.job_max_attempts;
+  worker_config.metrics = &metrics;
   JobWorker worker(*storage, *agents, registry, run_options, worker_config);
 
   services.config = &config;

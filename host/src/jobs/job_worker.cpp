@@ -185,6 +185,7 @@ void JobWorker::execute(JobRecord job) {
   if (job.cancel_requested) live->control().cancel();
   live->append({run_events::inProgress(), run_events::executing(job.blueprint_id)});
 
+  const auto run_started = std::chrono::steady_clock::now();
   RunResult result;
   try {
     std::shared_ptr<const CompiledAgent> agent = agents_.version(job.agent_id, job.agent_version);
@@ -229,6 +230,15 @@ void JobWorker::execute(JobRecord job) {
         final_record.status = job_status::kCancelled;
         final_record.error = result.error;
         break;
+    }
+    if (config_.metrics != nullptr) {
+      const int status_index = result.status == RunResult::Status::Completed ? 0
+                               : result.status == RunResult::Status::Error   ? 1
+                                                                             : 2;
+      config_.metrics->countRun(1, status_index,
+                                std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - run_started)
+                                    .count());
     }
   }
   try {

@@ -22,6 +22,7 @@
 #include "agents/agent_service.hpp"
 #include "engine/runner.hpp"
 #include "jobs/run_registry.hpp"
+#include "metrics/metrics.hpp"
 #include "storage/storage.hpp"
 
 namespace blueprint::host {
@@ -35,6 +36,8 @@ struct JobWorkerConfig {
   /// Claims of one job after which it ends in `error` instead of running again (its host died
   /// or stopped during every earlier attempt).
   int max_attempts = 5;
+  /// Where finished async runs are counted (blueprint_runs_total{kind="async"}); may be null.
+  Metrics* metrics = nullptr;
 };
 
 class JobWorker {
