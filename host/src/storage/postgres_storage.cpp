@@ -39,9 +39,16 @@
 #include <thread>
 #include <utility>
 
+#include "storage/job_rows.hpp"
+
 namespace blueprint::host {
 
 namespace {
+
+using job_rows::fromBlob;
+using job_rows::fromNullable;
+using job_rows::toNullable;
+using job_rows::toText;
 
 using Poco::Int64;
 using Poco::Data::BLOB;
@@ -177,11 +184,7 @@ const std::vector<Migration>& migrations() {
   return kMigrations;
 }
 
-/// The columns of a JobRecord, in the order fetchJobs extracts and bindJob binds them.
-const char* const kJobColumns =
-    "job_id, agent_id, blueprint_id, agent_version, status, payload, artifact, error, "
-    "created_at_ms, started_at_ms, finished_at_ms, attempts, trace, lease_token, lease_until_ms, "
-    "cancel_requested, created_by";
+const char* const kJobColumns = job_rows::kColumns;
 
 /// Placeholders matching kJobColumns for bindJob (artifact and error arrive as bytea hex text).
 const char* const kJobValues =
@@ -193,12 +196,6 @@ const char* const kAgentColumns =
 /// A status as an SQL literal. Statuses are written into the query text rather than bound so the
 /// planner can match the partial jobs_claimable index, whose predicate names them.
 std::string literal(const char* status) { return std::string("'") + status + "'"; }
-
-/// JSON as stored. Invalid UTF-8 (a block's error text, say) is replaced rather than failing the
-/// write: losing a byte beats losing the job's final state.
-std::string toText(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
 
 /// Bytes as bytea hex input (`\x616263`), bound as text and cast with `$n::bytea` (see the top).
 std::string toByteaHex(const std::string& bytes) {
@@ -215,25 +212,6 @@ std::string toByteaHex(const std::string& bytes) {
 
 Poco::Nullable<std::string> toByteaHex(const std::optional<std::string>& bytes) {
   return bytes ? Poco::Nullable<std::string>(toByteaHex(*bytes)) : Poco::Nullable<std::string>();
-}
-
-std::string fromBlob(const BLOB& blob) {
-  if (blob.size() == 0) return std::string();
-  return std::string(reinterpret_cast<const char*>(blob.rawContent()), blob.size());
-}
-
-Poco::Nullable<Int64> toNullable(const std::optional<std::int64_t>& value) {
-  return value ? Poco::Nullable<Int64>(*value) : Poco::Nullable<Int64>();
-}
-
-std::optional<std::int64_t> fromNullable(const Poco::Nullable<Int64>& value) {
-  if (value.isNull()) return std::nullopt;
-  return value.value();
-}
-
-std::optional<std::string> fromNullable(const Poco::Nullable<BLOB>& value) {
-  if (value.isNull()) return std::nullopt;
-  return fromBlob(value.value());
 }
 
 bool isFinished(const std::string& status) {
@@ -779,54 +757,7 @@ struct PostgresStorage::Impl {
 
   /// Adds the JobRecord extractions to `stmt` (whose SELECT or RETURNING lists kJobColumns),
   /// runs it and returns the rows.
-  static std::vector<JobRecord> fetchJobs(Statement& stmt) {
-    std::vector<std::string> job_id, agent_id, blueprint_id, status, payload, trace, created_by;
-    std::vector<Int64> agent_version, created_at_ms, attempts, lease_token;
-    std::vector<bool> cancel_requested;
-    std::vector<Poco::Nullable<BLOB>> artifact, error;
-    std::vector<Poco::Nullable<Int64>> started_at_ms, finished_at_ms, lease_until_ms;
-    stmt.addExtract(into(job_id));
-    stmt.addExtract(into(agent_id));
-    stmt.addExtract(into(blueprint_id));
-    stmt.addExtract(into(agent_version));
-    stmt.addExtract(into(status));
-    stmt.addExtract(into(payload));
-    stmt.addExtract(into(artifact));
-    stmt.addExtract(into(error));
-    stmt.addExtract(into(created_at_ms));
-    stmt.addExtract(into(started_at_ms));
-    stmt.addExtract(into(finished_at_ms));
-    stmt.addExtract(into(attempts));
-    stmt.addExtract(into(trace));
-    stmt.addExtract(into(lease_token));
-    stmt.addExtract(into(lease_until_ms));
-    stmt.addExtract(into(cancel_requested));
-    stmt.addExtract(into(created_by));
-    stmt.execute();
-
-    std::vector<JobRecord> jobs(job_id.size());
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      JobRecord& job = jobs[i];
-      job.job_id = std::move(job_id[i]);
-      job.agent_id = std::move(agent_id[i]);
-      job.blueprint_id = std::move(blueprint_id[i]);
-      job.agent_version = agent_version[i];
-      job.status = std::move(status[i]);
-      job.payload = Json::parse(payload[i]);
-      job.artifact = fromNullable(artifact[i]);
-      job.error = fromNullable(error[i]);
-      job.created_at_ms = created_at_ms[i];
-      job.started_at_ms = fromNullable(started_at_ms[i]);
-      job.finished_at_ms = fromNullable(finished_at_ms[i]);
-      job.attempts = static_cast<std::int32_t>(attempts[i]);
-      job.trace = Json::parse(trace[i]);
-      job.lease_token = lease_token[i];
-      job.lease_until_ms = fromNullable(lease_until_ms[i]);
-      job.cancel_requested = cancel_requested[i];
-      job.created_by = std::move(created_by[i]);
-    }
-    return jobs;
-  }
+  static std::vector<JobRecord> fetchJobs(Statement& stmt) { return job_rows::fetch<bool>(stmt); }
 
   static std::optional<JobRecord> firstJob(Statement& stmt) {
     std::vector<JobRecord> jobs = fetchJobs(stmt);
