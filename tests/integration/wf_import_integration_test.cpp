@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Writer Framework import end to end: `blueprint import-wf` and `blueprint run` as a user types
-// them (the real CLI binary on the real fixtures in ../shared/fixtures/writer-framework), and the
+// them (the real CLI binary on the real fixtures in tests/fixtures/writer-framework), and the
 // real blueprint-host serving WF apps dropped into its agents directory over HTTP, while a refused
 // app is logged with its reason and does not stop the host.
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // wf_import_test.cpp: Writer Framework blueprints → agent JSON (host/src/wf/wf_import.hpp),
 // checked against the real core_blocks.so and http_blocks.so: the mapping table agrees with the
-// manifests, every real fixture in ../shared/fixtures/writer-framework either imports and runs
+// manifests, every real fixture in tests/fixtures/writer-framework either imports and runs
 // through the engine (Return Value asserted) or is refused naming exactly its unsupported blocks,
 // and malformed input is refused with the file, line and block named.
 #include "wf/wf_import.hpp"
