@@ -2,11 +2,10 @@
 #include "block_harness.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 
-#include "plugins/plugin_manager.hpp"
+#include "support/loaded_plugins.hpp"
 
 namespace blueprint::host::block_tests {
 
@@ -14,35 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Loads core_blocks.so through a PluginManager, as the host does, before the first test.
-class CoreBlocksEnvironment final : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bp_block_tests_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    fs::create_directories(root_ / "plugins");
-    fs::copy_file(fs::path(BLUEPRINT_PLUGIN_DIR) / "core_blocks.so",
-                  root_ / "plugins/core_blocks.so");
-    PluginManager manager(root_ / "plugins", root_ / "cache");
-    ReloadReport report = manager.reload();
-    ASSERT_TRUE(report.rejected.empty()) << report.toJson().dump();
-    catalog_ = manager.current();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  static std::shared_ptr<const Catalog> catalog_;
-
- private:
-  fs::path root_;
-};
-std::shared_ptr<const Catalog> CoreBlocksEnvironment::catalog_;
-
-::testing::Environment* const kCoreBlocks =
-    ::testing::AddGlobalTestEnvironment(new CoreBlocksEnvironment);
+/// core_blocks.so, loaded as the host loads plugins, before the first test.
+testing::LoadedPlugins* const kPlugins =
+    testing::LoadedPlugins::add({fs::path(BLUEPRINT_PLUGIN_DIR) / "core_blocks.so"});
 
 const char* statusName(RunResult::Status s) {
   switch (s) {
@@ -58,7 +31,7 @@ const char* statusName(RunResult::Status s) {
 
 }  // namespace
 
-std::shared_ptr<const Catalog> coreCatalog() { return CoreBlocksEnvironment::catalog_; }
+std::shared_ptr<const Catalog> coreCatalog() { return kPlugins->catalog(); }
 
 void DeltaRecorder::onDelta(std::string_view text) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -3,7 +3,6 @@
 // (DESIGN §3 "Fine points", §8): api_trigger → set_state → if_else → one return_value per end
 // state, so every expectation also proves the routing of `true`, `false` and `error`.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
@@ -12,42 +11,16 @@
 #include <vector>
 
 #include "engine/runner.hpp"
-#include "plugins/plugin_manager.hpp"
+#include "support/loaded_plugins.hpp"
 
 namespace blueprint::host {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// core_blocks.so copied into a temp plugin dir and loaded through a PluginManager.
-class CoreBlocks final : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bp_if_else_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    fs::create_directories(root_ / "plugins");
-    fs::copy_file(fs::path(BLUEPRINT_PLUGIN_DIR) / "core_blocks.so",
-                  root_ / "plugins/core_blocks.so");
-    PluginManager manager(root_ / "plugins", root_ / "cache");
-    ReloadReport report = manager.reload();
-    ASSERT_TRUE(report.rejected.empty()) << report.toJson().dump();
-    catalog_ = manager.current();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  static std::shared_ptr<const Catalog> catalog() { return catalog_; }
-
- private:
-  fs::path root_;
-  static std::shared_ptr<const Catalog> catalog_;
-};
-std::shared_ptr<const Catalog> CoreBlocks::catalog_;
-
-::testing::Environment* const kCoreBlocks = ::testing::AddGlobalTestEnvironment(new CoreBlocks);
+/// core_blocks.so, loaded as the host loads plugins.
+testing::LoadedPlugins* const kPlugins =
+    testing::LoadedPlugins::add({fs::path(BLUEPRINT_PLUGIN_DIR) / "core_blocks.so"});
 
 class NullObserver final : public RunObserver {
  public:
@@ -57,7 +30,7 @@ class NullObserver final : public RunObserver {
 RunResult runBlocks(const Json& blocks, const Json& payload) {
   const Json agent = {{"name", "if_else test"},
                       {"blueprints", Json::array({{{"id", "main"}, {"blocks", blocks}}})}};
-  auto compiled = CompiledAgent::compile("if_else_test", 1, agent, CoreBlocks::catalog());
+  auto compiled = CompiledAgent::compile("if_else_test", 1, agent, kPlugins->catalog());
   NullObserver observer;
   RunControl control;
   return Runner::run(*compiled, *compiled->find("main"), payload, RunOptions{}, observer, control);
@@ -303,7 +276,7 @@ TEST(IfElse, ReadsTheItemOfAForEachIteration) {
 }
 
 TEST(IfElse, IsInstantAndDeclaresItsManifest) {
-  const BlockType* type = CoreBlocks::catalog()->find("if_else");
+  const BlockType* type = kPlugins->catalog()->find("if_else");
   ASSERT_NE(type, nullptr);
   EXPECT_EQ(type->end_states, (std::vector<std::string>{"true", "false", "error"}));
   EXPECT_TRUE(type->instant);

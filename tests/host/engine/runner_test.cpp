@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "plugins/plugin_manager.hpp"
+#include "support/loaded_plugins.hpp"
 
 namespace blueprint::host {
 namespace {
@@ -28,39 +28,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-/// Loads core_blocks.so and test_blocks.so into one catalogue, through a PluginManager over a
-/// temp plugin dir into which both files are copied. Removed after the last test.
-class PluginEnvironment final : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bp_runner_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    fs::create_directories(root_ / "plugins");
-    fs::copy_file(fs::path(BLUEPRINT_PLUGIN_DIR) / "core_blocks.so",
-                  root_ / "plugins/core_blocks.so");
-    fs::copy_file(fs::path(BLUEPRINT_FIXTURE_PLUGIN_DIR) / "test_blocks/test_blocks.so",
-                  root_ / "plugins/test_blocks.so");
-    PluginManager manager(root_ / "plugins", root_ / "cache");
-    ReloadReport report = manager.reload();
-    ASSERT_TRUE(report.rejected.empty()) << report.toJson().dump();
-    catalog_ = manager.current();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  static std::shared_ptr<const Catalog> catalog() { return catalog_; }
-
- private:
-  fs::path root_;
-  static std::shared_ptr<const Catalog> catalog_;
-};
-std::shared_ptr<const Catalog> PluginEnvironment::catalog_;
-
-::testing::Environment* const kPluginEnvironment =
-    ::testing::AddGlobalTestEnvironment(new PluginEnvironment);
+/// core_blocks.so and test_blocks.so in one catalogue, loaded as the host loads plugins.
+testing::LoadedPlugins* const kPlugins = testing::LoadedPlugins::add(
+    {fs::path(BLUEPRINT_PLUGIN_DIR) / "core_blocks.so",
+     fs::path(BLUEPRINT_FIXTURE_PLUGIN_DIR) / "test_blocks/test_blocks.so"});
 
 /// Records what a run streams.
 class Recorder final : public RunObserver {
@@ -104,7 +75,7 @@ struct Harness {
 
   RunResult run(const Json& agent, const Json& payload = Json::object(),
                 const std::string& blueprint_id = "main") {
-    auto compiled = CompiledAgent::compile("runner_test", 1, agent, PluginEnvironment::catalog());
+    auto compiled = CompiledAgent::compile("runner_test", 1, agent, kPlugins->catalog());
     const CompiledBlueprint* blueprint = compiled->find(blueprint_id);
     if (blueprint == nullptr) throw std::runtime_error("no blueprint " + blueprint_id);
     RunOptions options;

@@ -23,7 +23,7 @@
 #include "blueprint/blueprint_validator.hpp"
 #include "engine/compiled_blueprint.hpp"
 #include "engine/runner.hpp"
-#include "plugins/plugin_manager.hpp"
+#include "support/loaded_plugins.hpp"
 
 namespace blueprint::host {
 namespace {
@@ -35,35 +35,10 @@ using wf::importFiles;
 
 const fs::path kFixtures = fs::path(BLUEPRINT_WF_FIXTURE_DIR);
 
-/// core_blocks.so and http_blocks.so in one catalogue, loaded once.
-class PluginEnvironment final : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bp_wf_import_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    fs::create_directories(root_ / "plugins");
-    for (const char* so : {"core_blocks.so", "http_blocks.so"})
-      fs::copy_file(fs::path(BLUEPRINT_PLUGIN_DIR) / so, root_ / "plugins" / so);
-    PluginManager manager(root_ / "plugins", root_ / "cache");
-    ReloadReport report = manager.reload();
-    ASSERT_TRUE(report.rejected.empty()) << report.toJson().dump();
-    catalog_ = manager.current();
-  }
-  void TearDown() override {
-    catalog_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  static std::shared_ptr<const Catalog> catalog() { return catalog_; }
-
- private:
-  fs::path root_;
-  static std::shared_ptr<const Catalog> catalog_;
-};
-std::shared_ptr<const Catalog> PluginEnvironment::catalog_;
-::testing::Environment* const kPluginEnvironment =
-    ::testing::AddGlobalTestEnvironment(new PluginEnvironment);
+/// core_blocks.so and http_blocks.so, loaded as the host loads plugins.
+testing::LoadedPlugins* const kPlugins =
+    testing::LoadedPlugins::add({fs::path(BLUEPRINT_PLUGIN_DIR) / "core_blocks.so",
+                                 fs::path(BLUEPRINT_PLUGIN_DIR) / "http_blocks.so"});
 
 class NullObserver final : public RunObserver {
  public:
@@ -72,9 +47,8 @@ class NullObserver final : public RunObserver {
 
 /// Deploy-validates the imported agent and runs one blueprint of it through the engine.
 RunResult runImported(const Json& agent, const std::string& blueprint_id, const Json& payload) {
-  parseAndValidateAgent(agent, agent.value("id", "wf"), *PluginEnvironment::catalog());
-  auto compiled =
-      CompiledAgent::compile(agent.value("id", "wf"), 1, agent, PluginEnvironment::catalog());
+  parseAndValidateAgent(agent, agent.value("id", "wf"), *kPlugins->catalog());
+  auto compiled = CompiledAgent::compile(agent.value("id", "wf"), 1, agent, kPlugins->catalog());
   const CompiledBlueprint* bp = compiled->find(blueprint_id);
   if (bp == nullptr) throw std::runtime_error("no blueprint " + blueprint_id);
   RunOptions options;
@@ -115,7 +89,7 @@ Json out(const std::string& out_id, const std::string& to) {
 // ---- the table agrees with the real manifests ----
 
 TEST(WfMappingTable, EveryTypeFieldAndEndStateExistsInTheCatalogue) {
-  const Catalog& catalog = *PluginEnvironment::catalog();
+  const Catalog& catalog = *kPlugins->catalog();
   std::set<std::string> wf_types;
   for (const auto& m : wf::typeMappings()) {
     EXPECT_TRUE(wf_types.insert(m.wf_type).second) << m.wf_type << " is mapped twice";
@@ -241,7 +215,7 @@ TEST(WfFixtures, EveryFixtureAppRunsOrIsRefusedNamingItsUnsupportedBlocks) {
     }
     wf::ImportResult r = importDirectory(kFixtures / app);
     EXPECT_EQ(r.agent["blueprints"].size(), want.blueprints) << r.agent.dump(2);
-    ASSERT_NO_THROW(parseAndValidateAgent(r.agent, r.agent_id, *PluginEnvironment::catalog()))
+    ASSERT_NO_THROW(parseAndValidateAgent(r.agent, r.agent_id, *kPlugins->catalog()))
         << r.agent.dump(2);
     for (const auto& [bp, payload, value] : want.runs) {
       SCOPED_TRACE(bp);
@@ -376,7 +350,7 @@ TEST(WfMapping, HttpRequestRunBlueprintAndUiTrigger) {
             std::string::npos)
       << notes;
   // Deploy validation: a cycle through run_blueprint is not a graph cycle; the agent is valid.
-  EXPECT_NO_THROW(parseAndValidateAgent(r.agent, "app", *PluginEnvironment::catalog()));
+  EXPECT_NO_THROW(parseAndValidateAgent(r.agent, "app", *kPlugins->catalog()));
 }
 
 // ---- refusals ----
