@@ -98,20 +98,32 @@ std::size_t JobWorker::running() {
 
 void JobWorker::workerLoop() {
   auto& log = Poco::Logger::get("blueprint.jobs");
+  std::optional<JobRecord> next;
   while (!stopping_) {
-    std::optional<JobRecord> job;
-    try {
-      job = storage_.claimJob(config_.lease);
-    } catch (const std::exception& e) {
-      log.error("claiming a job failed: %s", std::string(e.what()));
+    if (!next) {
+      try {
+        next = storage_.claimJob(config_.lease);
+      } catch (const std::exception& e) {
+        log.error("claiming a job failed: %s", std::string(e.what()));
+      }
     }
-    if (job) {
-      execute(std::move(*job));
+    if (next && !stopping_) {
+      next = execute(std::move(*next));
       continue;
     }
+    if (next) break;
     std::unique_lock<std::mutex> lock(mutex_);
     wake_.wait_for(lock, config_.poll, [&] { return stopping_ || pending_wakes_ > 0; });
     if (pending_wakes_ > 0) --pending_wakes_;
+  }
+  if (!next) return;
+  // Claimed as the worker stopped, never started: back to the queue as if never claimed. If
+  // that fails, the lease expires and the job is claimed again (that claim counts).
+  try {
+    storage_.unclaimJobs({{next->job_id, next->lease_token}});
+  } catch (const std::exception& e) {
+    log.error("handing back job %s failed (it is claimed again when its lease expires): %s",
+              next->job_id, std::string(e.what()));
   }
 }
 
@@ -166,12 +178,12 @@ void JobWorker::giveUp(JobRecord job) {
   }
 }
 
-void JobWorker::execute(JobRecord job) {
+std::optional<JobRecord> JobWorker::execute(JobRecord job) {
   auto& log = Poco::Logger::get("blueprint.jobs");
   const std::int64_t token = job.lease_token;
   if (job.attempts > config_.max_attempts) {
     giveUp(std::move(job));
-    return;
+    return std::nullopt;
   }
   std::shared_ptr<LiveRun> live = registry_.add(job);
   auto active = std::make_shared<Active>();
@@ -241,13 +253,25 @@ void JobWorker::execute(JobRecord job) {
                                     .count());
     }
   }
+  std::optional<JobRecord> next;
   try {
     // The events go in with the final state and under the same token check, so an attempt
     // that lost its lease without noticing stores neither. A job handed back stores none: its
-    // next attempt streams from the start.
+    // next attempt streams from the start. The next job is claimed in the same commit, unless
+    // the worker is stopping.
     if (!active->lease_lost) {
-      if (!storage_.finishJob(final_record, token,
-                              requeue ? std::vector<std::string>{} : live->allEvents()))
+      const std::vector<std::string> events =
+          requeue ? std::vector<std::string>{} : live->allEvents();
+      bool written = false;
+      if (stopping_) {
+        written = storage_.finishJob(final_record, token, events);
+      } else {
+        Storage::FinishAndClaim done =
+            storage_.finishJobAndClaim(final_record, token, events, config_.lease, 1);
+        written = done.written;
+        if (!done.claimed.empty()) next = std::move(done.claimed.front());
+      }
+      if (!written)
         log.warning("job %s: the lease was taken over; this attempt's result is discarded",
                     job.job_id);
     }
@@ -261,6 +285,7 @@ void JobWorker::execute(JobRecord job) {
     lease_wake_.notify_all();  // when stopping, the lease thread ends once nothing runs
   }
   registry_.retire(live);
+  return next;
 }
 
 }  // namespace blueprint::host

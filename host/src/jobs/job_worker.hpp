@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // job_worker.hpp: runs queued jobs (DESIGN §6). Worker threads claim jobs from storage with a
 // lease, run them through the same Runner as sync runs, store their events and result together
-// (one Storage::finishJob, fenced by the lease's token), and renew leases while they run. A job
-// whose host dies is re-claimed when its lease expires, so every accepted job completes or fails
-// visibly.
+// and claim their next job in the same commit (Storage::finishJobAndClaim, fenced by the lease's
+// token), and renew leases while they run. A job whose host dies is re-claimed when its lease
+// expires, so every accepted job completes or fails visibly; a job claimed by a worker that
+// stops before starting it goes back to the queue uncounted (Storage::unclaimJobs).
+// docs/decisions/008-group-committed-claims-and-finishes.md says why.
 // Idle workers sleep until one of three things: a job queued on this host (notify()), a job
 // announced by another host (Storage::waitForJobs: LISTEN/NOTIFY on PostgreSQL), or the poll
 // period, which remains the fallback and is what finds leases that expired without an
@@ -16,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -48,7 +51,8 @@ class JobWorker {
 
   void start();
   /// Stops claiming; cancels running jobs and puts them back in the queue for another host or
-  /// the next start (SIGTERM). Returns when every worker thread has ended.
+  /// the next start (SIGTERM; each counts as an attempt), and hands back uncounted the jobs
+  /// claimed but not started. Returns when every worker thread has ended.
   void stop();
   /// Wakes an idle worker: a job was just queued here.
   void notify();
@@ -62,7 +66,9 @@ class JobWorker {
   void announcementLoop();
   /// Wakes up to `count` idle workers (mutex_ held).
   void wakeWorkersLocked(std::uint64_t count);
-  void execute(JobRecord job);
+  /// Runs a claimed job and stores its end; returns the next job, claimed in the same commit
+  /// (none when stopping, when the lease was lost, or when nothing is claimable).
+  std::optional<JobRecord> execute(JobRecord job);
   /// Ends a job that used up its attempts in `error` without running it.
   void giveUp(JobRecord job);
 

@@ -191,24 +191,52 @@ std::int64_t MemoryStorage::countQueued() {
   });
 }
 
-std::optional<JobRecord> MemoryStorage::claimJob(std::chrono::milliseconds lease) {
+std::vector<JobRecord> MemoryStorage::claimJobs(std::chrono::milliseconds lease,
+                                                std::size_t max_jobs) {
   std::lock_guard<std::mutex> lock(mutex_);
   const std::int64_t now = nowMs();
-  JobRecord* best = nullptr;
+  std::vector<JobRecord*> claimable;
   for (auto& entry : jobs_) {
     JobRecord& job = entry.second.job;
-    const bool claimable =
-        job.status == job_status::kQueued ||
-        (job.status == job_status::kInProgress && job.lease_until_ms && *job.lease_until_ms < now);
-    if (claimable && (best == nullptr || claimsBefore(job, *best))) best = &job;
+    if (job.status == job_status::kQueued ||
+        (job.status == job_status::kInProgress && job.lease_until_ms && *job.lease_until_ms < now))
+      claimable.push_back(&job);
   }
-  if (best == nullptr) return std::nullopt;
-  best->status = job_status::kInProgress;
-  best->attempts += 1;
-  if (!best->started_at_ms) best->started_at_ms = now;
-  best->lease_token = ++last_lease_token_;
-  best->lease_until_ms = now + lease.count();
-  return *best;
+  const std::size_t count = std::min(max_jobs, claimable.size());
+  std::partial_sort(claimable.begin(), claimable.begin() + static_cast<std::ptrdiff_t>(count),
+                    claimable.end(),
+                    [](const JobRecord* a, const JobRecord* b) { return claimsBefore(*a, *b); });
+  std::vector<JobRecord> claimed;
+  claimed.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    JobRecord& job = *claimable[i];
+    job.status = job_status::kInProgress;
+    job.attempts += 1;
+    if (!job.started_at_ms) job.started_at_ms = now;
+    job.lease_token = ++last_lease_token_;
+    job.lease_until_ms = now + lease.count();
+    claimed.push_back(job);
+  }
+  return claimed;
+}
+
+std::size_t MemoryStorage::unclaimJobs(
+    const std::vector<std::pair<std::string, std::int64_t>>& claims) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::size_t handed_back = 0;
+  for (const auto& [job_id, token] : claims) {
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) continue;
+    JobRecord& job = it->second.job;
+    if (job.status != job_status::kInProgress || job.lease_token != token) continue;
+    job.status = job_status::kQueued;
+    job.attempts = std::max(job.attempts - 1, 0);
+    if (job.attempts == 0) job.started_at_ms.reset();
+    job.lease_token = 0;
+    job.lease_until_ms.reset();
+    ++handed_back;
+  }
+  return handed_back;
 }
 
 bool MemoryStorage::renewLease(const std::string& job_id, std::int64_t lease_token,

@@ -37,6 +37,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "storage/job_rows.hpp"
@@ -1103,12 +1104,15 @@ std::int64_t PostgresStorage::countQueued() {
   });
 }
 
-std::optional<JobRecord> PostgresStorage::claimJob(std::chrono::milliseconds lease) {
-  return impl_->run("claimJob", [&](Session& session) -> std::optional<JobRecord> {
-    // One statement: the sub-select walks jobs_claimable oldest first and locks the first row
-    // nobody else has locked (SKIP LOCKED: concurrent claimers of every host each get a
-    // different job instead of queueing behind one); the UPDATE takes it under a fresh token.
-    // An in_progress job without lease_until_ms never matches (NULL < x is not true).
+std::vector<JobRecord> PostgresStorage::claimJobs(std::chrono::milliseconds lease,
+                                                  std::size_t max_jobs) {
+  if (max_jobs == 0) return {};
+  return impl_->run("claimJobs", [&](Session& session) -> std::vector<JobRecord> {
+    // One statement: the sub-select walks jobs_claimable oldest first and locks the first
+    // `max_jobs` rows nobody else has locked (SKIP LOCKED: concurrent claimers of every host
+    // each get different jobs instead of queueing behind one); the UPDATE takes them, each under
+    // its own token (nextval runs once per row). ARRAY(…) runs the sub-select once, before the
+    // UPDATE. An in_progress job without lease_until_ms never matches (NULL < x is not true).
     static const std::string kClaimable =
         std::string(" status IN (") + literal(job_status::kQueued) + ", " +
         literal(job_status::kInProgress) + ") AND (status = " + literal(job_status::kQueued) +
@@ -1117,9 +1121,9 @@ std::optional<JobRecord> PostgresStorage::claimJob(std::chrono::milliseconds lea
         std::string("UPDATE jobs SET status = ") + literal(job_status::kInProgress) +
         ", attempts = attempts + 1, started_at_ms = COALESCE(started_at_ms, $1),"
         " lease_token = nextval('lease_tokens'), lease_until_ms = $2"
-        " WHERE job_id = (SELECT job_id FROM jobs WHERE" +
+        " WHERE job_id = ANY (ARRAY(SELECT job_id FROM jobs WHERE" +
         kClaimable +
-        " ORDER BY created_at_ms, job_id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " ORDER BY created_at_ms, job_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
         " RETURNING " +
         kJobColumns;
     static const std::string kAnyClaimable =
@@ -1135,12 +1139,43 @@ std::optional<JobRecord> PostgresStorage::claimJob(std::chrono::milliseconds lea
       claim << kClaim;
       claim.addBind(bind(now_ms));
       claim.addBind(bind(now_ms + static_cast<Int64>(lease.count())));
-      if (std::optional<JobRecord> job = Impl::firstJob(claim)) return job;
+      claim.addBind(bind(static_cast<Int64>(max_jobs)));
+      std::vector<JobRecord> jobs = Impl::fetchJobs(claim);
+      if (!jobs.empty()) {
+        // RETURNING follows no order: give them back oldest first, as claimed.
+        std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
+          return std::tie(a.created_at_ms, a.job_id) < std::tie(b.created_at_ms, b.job_id);
+        });
+        return jobs;
+      }
       Int64 claimable = 0;
       session << kAnyClaimable, bind(nowMs()), into(claimable), now;
       if (claimable == 0) break;
     }
-    return std::nullopt;
+    return {};
+  });
+}
+
+std::size_t PostgresStorage::unclaimJobs(
+    const std::vector<std::pair<std::string, std::int64_t>>& claims) {
+  if (claims.empty()) return 0;
+  return impl_->run("unclaimJobs", [&](Session& session) -> std::size_t {
+    Transaction tx(session);
+    std::size_t handed_back = 0;
+    for (const auto& [job_id, token] : claims) {
+      Statement update(session);
+      update << "UPDATE jobs SET status = " << literal(job_status::kQueued)
+             << ", attempts = GREATEST(attempts - 1, 0),"
+                " started_at_ms = CASE WHEN attempts <= 1 THEN NULL ELSE started_at_ms END,"
+                " lease_token = 0, lease_until_ms = NULL"
+                " WHERE job_id = $1 AND lease_token = $2 AND status = "
+             << literal(job_status::kInProgress),
+          bind(job_id), bind(Int64(token));
+      handed_back += update.execute();
+    }
+    if (handed_back > 0) notifyJobs(session);
+    tx.commit();
+    return handed_back;
   });
 }
 

@@ -14,8 +14,10 @@
 #include <Poco/Exception.h>
 #include <Poco/Nullable.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -175,24 +177,35 @@ struct SqliteStorage::Impl {
   std::mutex mutex;
   Session session;
 
-  /// One createJob call waiting for its batch (see SqliteStorage::createJob).
-  struct PendingCreate {
-    const JobRecord* job;
-    const std::string* key;
-    std::optional<std::pair<JobRecord, bool>> result;
+  /// One write waiting for its group commit (createJob, finishJob): `apply` runs inside the
+  /// batch's transaction, given the batch's clock; it may run twice (once in the batch, once
+  /// alone if the batch failed), so it must only assign its results.
+  struct PendingWrite {
+    const char* op;  // names the write in a StorageError
+    std::function<void(Int64 now_ms)> apply;
     std::exception_ptr error;
-    bool done;
+    bool done = false;
   };
   std::mutex batch_mutex;
   std::condition_variable batch_done;
-  std::vector<PendingCreate*> pending_creates;
+  std::vector<PendingWrite*> pending_writes;
   bool batch_leader = false;
+
+  /// Runs `write` in the next group commit and returns once it is durable (see groupCommit).
+  void groupCommit(PendingWrite& write);
+  /// Commits a batch of writes in one transaction, or one by one if that fails.
+  void commitWrites(const std::vector<PendingWrite*>& batch);
 
   /// Inserts one job inside the caller's transaction (idempotency rules of DESIGN §6).
   std::pair<JobRecord, bool> insertJob(const JobRecord& job, const std::string& idempotency_key,
                                        Int64 now_ms);
-  /// Stores a batch of new jobs in one transaction, or one by one if that fails.
-  void commitCreates(const std::vector<PendingCreate*>& batch);
+  /// Claims up to `max_jobs` jobs inside the caller's transaction (claimJobs).
+  std::vector<JobRecord> claimIn(std::chrono::milliseconds lease, std::size_t max_jobs,
+                                 Int64 now_ms);
+  /// finishJob's conditional write inside the caller's transaction; false when the token no
+  /// longer holds the job (nothing written).
+  bool writeFinish(const JobRecord& job, Int64 lease_token, const std::vector<std::string>& events,
+                   Int64 now_ms);
 
   /// Appends `events` after the job's last stored event, inside the caller's transaction.
   void insertEvents(const std::string& job_id, const std::vector<std::string>& events) {
@@ -477,59 +490,66 @@ std::pair<JobRecord, bool> SqliteStorage::Impl::insertJob(const JobRecord& job,
   return {std::move(stored), true};
 }
 
-void SqliteStorage::Impl::commitCreates(const std::vector<PendingCreate*>& batch) {
+void SqliteStorage::Impl::commitWrites(const std::vector<PendingWrite*>& batch) {
   try {
-    run("createJob", [&] {
+    run("group commit", [&] {
       const Int64 now_ms = nowMs();
       WriteTransaction tx(session);
-      for (PendingCreate* p : batch) p->result = insertJob(*p->job, *p->key, now_ms);
+      for (PendingWrite* p : batch) p->apply(now_ms);
       tx.commit();  // one fsync for the whole batch
     });
     return;
   } catch (const std::exception&) {
-    // Rolled back: no job of the batch is stored. Commit them one by one, so that one bad job
-    // fails alone and the others still get their answer.
+    // Rolled back: no write of the batch is stored. Commit them one by one, so that one bad
+    // write fails alone and the others still get their answer.
   }
-  for (PendingCreate* p : batch) {
+  for (PendingWrite* p : batch) {
     try {
-      run("createJob", [&] {
+      run(p->op, [&] {
         WriteTransaction tx(session);
-        p->result = insertJob(*p->job, *p->key, nowMs());
+        p->apply(nowMs());
         tx.commit();
       });
     } catch (...) {
-      p->result.reset();
       p->error = std::current_exception();
     }
   }
 }
 
-std::pair<JobRecord, bool> SqliteStorage::createJob(const JobRecord& job,
-                                                    const std::string& idempotency_key) {
-  // Group commit: every job is durable (synchronous=FULL) before this returns, but callers that
-  // arrive while a commit is being synced wait for the next one and share its fsync. Whoever
-  // finds no commit in progress leads the next batch; the rest sleep until theirs is done.
-  Impl::PendingCreate mine{&job, &idempotency_key, std::nullopt, nullptr, false};
-  std::unique_lock<std::mutex> lock(impl_->batch_mutex);
-  impl_->pending_creates.push_back(&mine);
+void SqliteStorage::Impl::groupCommit(PendingWrite& mine) {
+  // Group commit: every write is durable (synchronous=FULL) before this returns, but callers
+  // that arrive while a commit is being synced wait for the next one and share its fsync.
+  // Whoever finds no commit in progress leads the next batch; the rest sleep until theirs is
+  // done. New jobs and finished jobs share batches: a host that accepts and runs jobs at once
+  // pays one fsync for both.
+  std::unique_lock<std::mutex> lock(batch_mutex);
+  pending_writes.push_back(&mine);
   while (!mine.done) {
-    if (impl_->batch_leader) {
-      impl_->batch_done.wait(lock);
+    if (batch_leader) {
+      batch_done.wait(lock);
       continue;
     }
-    impl_->batch_leader = true;
-    std::vector<Impl::PendingCreate*> batch;
-    batch.swap(impl_->pending_creates);
+    batch_leader = true;
+    std::vector<PendingWrite*> batch;
+    batch.swap(pending_writes);
     lock.unlock();
-    impl_->commitCreates(batch);
+    commitWrites(batch);
     lock.lock();
-    for (Impl::PendingCreate* p : batch) p->done = true;
-    impl_->batch_leader = false;
-    impl_->batch_done.notify_all();
+    for (PendingWrite* p : batch) p->done = true;
+    batch_leader = false;
+    batch_done.notify_all();
   }
   lock.unlock();
   if (mine.error) std::rethrow_exception(mine.error);
-  return std::move(*mine.result);
+}
+
+std::pair<JobRecord, bool> SqliteStorage::createJob(const JobRecord& job,
+                                                    const std::string& idempotency_key) {
+  std::optional<std::pair<JobRecord, bool>> result;
+  Impl::PendingWrite mine{"createJob", nullptr, nullptr, false};
+  mine.apply = [&](Int64 now_ms) { result = impl_->insertJob(job, idempotency_key, now_ms); };
+  impl_->groupCommit(mine);
+  return std::move(*result);
 }
 
 void SqliteStorage::putJob(const JobRecord& job) {
@@ -595,42 +615,90 @@ std::int64_t SqliteStorage::countQueued() {
   });
 }
 
-std::optional<JobRecord> SqliteStorage::claimJob(std::chrono::milliseconds lease) {
-  return impl_->run("claimJob", [&]() -> std::optional<JobRecord> {
-    Session& session = impl_->session;
-    const Int64 now_ms = nowMs();
-    WriteTransaction tx(session);
-    // Two index walks (status, created_at_ms) instead of one OR, then the older of the two.
-    std::vector<std::string> queued_id, expired_id;
-    std::vector<Int64> queued_created, expired_created;
-    session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ?"
-               " ORDER BY created_at_ms, job_id LIMIT 1",
-        bind(std::string(job_status::kQueued)), into(queued_id), into(queued_created), now;
-    session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ? AND lease_until_ms < ?"
-               " ORDER BY created_at_ms, job_id LIMIT 1",
-        bind(std::string(job_status::kInProgress)), bind(now_ms), into(expired_id),
-        into(expired_created), now;
+std::vector<JobRecord> SqliteStorage::Impl::claimIn(std::chrono::milliseconds lease,
+                                                    std::size_t max_jobs, Int64 now_ms) {
+  if (max_jobs == 0) return {};
+  const Int64 limit = static_cast<Int64>(max_jobs);
+  // Two index walks (status, created_at_ms) instead of one OR, then the oldest of both.
+  std::vector<std::string> queued_id, expired_id;
+  std::vector<Int64> queued_created, expired_created;
+  session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ?"
+             " ORDER BY created_at_ms, job_id LIMIT ?",
+      bind(std::string(job_status::kQueued)), bind(limit), into(queued_id), into(queued_created),
+      now;
+  session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ? AND lease_until_ms < ?"
+             " ORDER BY created_at_ms, job_id LIMIT ?",
+      bind(std::string(job_status::kInProgress)), bind(now_ms), bind(limit), into(expired_id),
+      into(expired_created), now;
+  std::vector<std::pair<Int64, std::string>> candidates;
+  candidates.reserve(queued_id.size() + expired_id.size());
+  for (std::size_t i = 0; i < queued_id.size(); ++i)
+    candidates.emplace_back(queued_created[i], std::move(queued_id[i]));
+  for (std::size_t i = 0; i < expired_id.size(); ++i)
+    candidates.emplace_back(expired_created[i], std::move(expired_id[i]));
+  std::sort(candidates.begin(), candidates.end());
+  if (candidates.size() > max_jobs) candidates.resize(max_jobs);
+  if (candidates.empty()) return {};
 
-    std::string job_id;
-    if (!queued_id.empty()) job_id = queued_id.front();
-    if (!expired_id.empty() &&
-        (job_id.empty() || std::make_pair(expired_created.front(), expired_id.front()) <
-                               std::make_pair(queued_created.front(), queued_id.front()))) {
-      job_id = expired_id.front();
+  // Tokens last+1 … last+n, one per job in claim order, from the one counter row.
+  const std::size_t n = candidates.size();
+  session << "UPDATE lease_counter SET last_token = last_token + ? WHERE id = 1",
+      bind(static_cast<Int64>(n)), now;
+  Int64 last = 0;
+  session << "SELECT last_token FROM lease_counter WHERE id = 1", into(last), now;
+  // Vector bindings (all of one size) run the statement once per job.
+  std::vector<std::string> ids, statuses(n, job_status::kInProgress);
+  std::vector<Int64> tokens, started(n, now_ms),
+      until(n, now_ms + static_cast<Int64>(lease.count()));
+  ids.reserve(n);
+  tokens.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ids.push_back(candidates[i].second);
+    tokens.push_back(last - static_cast<Int64>(n) + 1 + static_cast<Int64>(i));
+  }
+  session << "UPDATE jobs SET status = ?, attempts = attempts + 1,"
+             " started_at_ms = COALESCE(started_at_ms, ?), lease_token = ?, lease_until_ms = ?"
+             " WHERE job_id = ?",
+      use(statuses), use(started), use(tokens), use(until), use(ids), now;
+  Statement select(session);
+  select << "SELECT " << kJobColumns << " FROM jobs WHERE job_id IN (?";
+  for (std::size_t i = 1; i < n; ++i) select << ", ?";
+  select << ") ORDER BY created_at_ms, job_id";
+  for (const std::string& id : ids) select.addBind(bind(id));
+  return fetchJobs(select);
+}
+
+std::vector<JobRecord> SqliteStorage::claimJobs(std::chrono::milliseconds lease,
+                                                std::size_t max_jobs) {
+  if (max_jobs == 0) return {};
+  // Claims share group commits with creates and finishes: idle workers claiming at once, or a
+  // claim beside a burst of submits, pay one fsync together.
+  std::vector<JobRecord> claimed;
+  Impl::PendingWrite mine{"claimJobs", nullptr, nullptr, false};
+  mine.apply = [&](Int64 now_ms) { claimed = impl_->claimIn(lease, max_jobs, now_ms); };
+  impl_->groupCommit(mine);
+  return claimed;
+}
+
+std::size_t SqliteStorage::unclaimJobs(
+    const std::vector<std::pair<std::string, std::int64_t>>& claims) {
+  if (claims.empty()) return 0;
+  return impl_->run("unclaimJobs", [&]() -> std::size_t {
+    WriteTransaction tx(impl_->session);
+    std::size_t handed_back = 0;
+    for (const auto& [job_id, token] : claims) {
+      // SET reads the row as it was: `attempts <= 1` is the count before this update.
+      Statement update(impl_->session);
+      update << "UPDATE jobs SET status = ?, attempts = MAX(attempts - 1, 0),"
+                " started_at_ms = CASE WHEN attempts <= 1 THEN NULL ELSE started_at_ms END,"
+                " lease_token = 0, lease_until_ms = NULL"
+                " WHERE job_id = ? AND lease_token = ? AND status = ?",
+          bind(std::string(job_status::kQueued)), bind(job_id), bind(Int64(token)),
+          bind(std::string(job_status::kInProgress));
+      handed_back += update.execute();
     }
-    if (job_id.empty()) return std::nullopt;
-
-    session << "UPDATE lease_counter SET last_token = last_token + 1 WHERE id = 1", now;
-    Int64 token = 0;
-    session << "SELECT last_token FROM lease_counter WHERE id = 1", into(token), now;
-    session << "UPDATE jobs SET status = ?, attempts = attempts + 1,"
-               " started_at_ms = COALESCE(started_at_ms, ?), lease_token = ?, lease_until_ms = ?"
-               " WHERE job_id = ?",
-        bind(std::string(job_status::kInProgress)), bind(now_ms), bind(token),
-        bind(now_ms + static_cast<Int64>(lease.count())), bind(job_id), now;
-    std::optional<JobRecord> claimed = impl_->loadJob(job_id);
     tx.commit();
-    return claimed;
+    return handed_back;
   });
 }
 
@@ -653,34 +721,55 @@ bool SqliteStorage::renewLease(const std::string& job_id, std::int64_t lease_tok
   });
 }
 
+bool SqliteStorage::Impl::writeFinish(const JobRecord& job, Int64 lease_token,
+                                      const std::vector<std::string>& events, Int64 now_ms) {
+  // One conditional UPDATE: the fencing check and the write cannot be split by a takeover.
+  // The events go in the same transaction, and only when the UPDATE found the job, so a stale
+  // attempt writes nothing. Retention deletes by finished_at, so a finished job always gets
+  // one; a job handed back to the queue keeps none.
+  std::optional<std::int64_t> finished_at = job.finished_at_ms;
+  if (!finished_at && (job.status == job_status::kCompleted || job.status == job_status::kError ||
+                       job.status == job_status::kCancelled)) {
+    finished_at = now_ms;
+  }
+  Statement update(session);
+  update << "UPDATE jobs SET status = ?, artifact = ?, error = ?, trace = ?, finished_at_ms = ?"
+            " WHERE job_id = ? AND lease_token = ? AND status = ?",
+      bind(job.status), bind(toNullable(job.artifact)), bind(toNullable(job.error)),
+      bind(toText(job.trace)), bind(toNullable(finished_at)), bind(job.job_id), bind(lease_token),
+      bind(std::string(job_status::kInProgress));
+  if (update.execute() == 0) return false;
+  if (!events.empty()) insertEvents(job.job_id, events);
+  return true;
+}
+
 bool SqliteStorage::finishJob(const JobRecord& job, std::int64_t lease_token,
                               const std::vector<std::string>& events) {
-  return impl_->run("finishJob", [&] {
-    // One conditional UPDATE: the fencing check and the write cannot be split by a takeover.
-    // The events go in the same transaction, and only when the UPDATE found the job, so a stale
-    // attempt writes nothing and a finish costs one commit (one fsync), events included.
-    // Retention deletes by finished_at, so a finished job always gets one; a job handed back to
-    // the queue keeps none.
-    std::optional<std::int64_t> finished_at = job.finished_at_ms;
-    if (!finished_at && (job.status == job_status::kCompleted || job.status == job_status::kError ||
-                         job.status == job_status::kCancelled)) {
-      finished_at = nowMs();
-    }
-    std::optional<WriteTransaction> tx;
-    if (!events.empty()) tx.emplace(impl_->session);
-    Statement update(impl_->session);
-    update << "UPDATE jobs SET status = ?, artifact = ?, error = ?, trace = ?, finished_at_ms = ?"
-              " WHERE job_id = ? AND lease_token = ? AND status = ?",
-        bind(job.status), bind(toNullable(job.artifact)), bind(toNullable(job.error)),
-        bind(toText(job.trace)), bind(toNullable(finished_at)), bind(job.job_id), bind(lease_token),
-        bind(std::string(job_status::kInProgress));
-    const bool written = update.execute() > 0;
-    // Not written: the transaction rolls back, and nothing was written in it anyway.
-    if (!tx || !written) return written;
-    impl_->insertEvents(job.job_id, events);
-    tx->commit();
-    return true;
-  });
+  // Finishes of every worker share group commits (with new jobs too): each is its own fenced
+  // write, so one whose token lost the job writes nothing while the others of its batch do,
+  // and each caller returns once its own write is durable.
+  bool written = false;
+  Impl::PendingWrite mine{"finishJob", nullptr, nullptr, false};
+  mine.apply = [&](Int64 now_ms) {
+    written = impl_->writeFinish(job, lease_token, events, now_ms);
+  };
+  impl_->groupCommit(mine);
+  return written;
+}
+
+Storage::FinishAndClaim SqliteStorage::finishJobAndClaim(const JobRecord& job,
+                                                         std::int64_t lease_token,
+                                                         const std::vector<std::string>& events,
+                                                         std::chrono::milliseconds lease,
+                                                         std::size_t max_jobs) {
+  FinishAndClaim result;
+  Impl::PendingWrite mine{"finishJobAndClaim", nullptr, nullptr, false};
+  mine.apply = [&](Int64 now_ms) {
+    result.written = impl_->writeFinish(job, lease_token, events, now_ms);
+    result.claimed = impl_->claimIn(lease, max_jobs, now_ms);
+  };
+  impl_->groupCommit(mine);
+  return result;
 }
 
 std::optional<JobRecord> SqliteStorage::requestCancel(const std::string& job_id) {

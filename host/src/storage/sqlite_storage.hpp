@@ -43,11 +43,15 @@ class SqliteStorage final : public Storage {
   std::optional<JobRecord> getJob(const std::string& job_id) override;
   JobPage listJobs(const JobQuery& query) override;
   std::int64_t countQueued() override;
-  std::optional<JobRecord> claimJob(std::chrono::milliseconds lease) override;
+  std::vector<JobRecord> claimJobs(std::chrono::milliseconds lease, std::size_t max_jobs) override;
+  std::size_t unclaimJobs(const std::vector<std::pair<std::string, std::int64_t>>& claims) override;
   bool renewLease(const std::string& job_id, std::int64_t lease_token,
                   std::chrono::milliseconds lease, bool* cancel_requested) override;
   bool finishJob(const JobRecord& job, std::int64_t lease_token,
                  const std::vector<std::string>& events) override;
+  FinishAndClaim finishJobAndClaim(const JobRecord& job, std::int64_t lease_token,
+                                   const std::vector<std::string>& events,
+                                   std::chrono::milliseconds lease, std::size_t max_jobs) override;
   std::optional<JobRecord> requestCancel(const std::string& job_id) override;
   std::pair<std::optional<JobRecord>, bool> retryJob(const std::string& job_id) override;
   std::int64_t deleteFinishedBefore(std::int64_t cutoff_ms, std::int64_t batch) override;

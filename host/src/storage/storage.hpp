@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace blueprint::host {
@@ -150,8 +151,25 @@ class Storage {
   /// in_progress, attempts+1, started_at (if unset), a fresh lease_token (strictly increasing
   /// across the database) and lease_until = now + lease. Returns the claimed job, or nullopt
   /// when none is claimable. An in_progress job without lease_until (a sync run's putJob) has no
-  /// lease to expire and is never claimed.
-  virtual std::optional<JobRecord> claimJob(std::chrono::milliseconds lease) = 0;
+  /// lease to expire and is never claimed. claimJobs(lease, 1).
+  std::optional<JobRecord> claimJob(std::chrono::milliseconds lease) {
+    std::vector<JobRecord> claimed = claimJobs(lease, 1);
+    if (claimed.empty()) return std::nullopt;
+    return std::move(claimed.front());
+  }
+  /// Claims up to `max_jobs` claimable jobs in one transaction (one commit), oldest first, each
+  /// exactly as claimJob claims one: its own fresh lease_token, attempts+1, the same lease.
+  /// Returns them oldest first; fewer (or none) when fewer are claimable. A job is never held by
+  /// two claims at once, whichever host or thread claims concurrently.
+  virtual std::vector<JobRecord> claimJobs(std::chrono::milliseconds lease,
+                                           std::size_t max_jobs) = 0;
+  /// Hands back claimed jobs that never started running (a worker claimed them in a batch and
+  /// stopped first): each job whose (job_id, lease_token) still holds it goes back to `queued`
+  /// with its claim undone: attempts-1, no lease (lease_token 0, no lease_until), started_at
+  /// cleared when that claim was the job's first. A job the token no longer holds is left as it
+  /// is. Returns how many were handed back; announced like new jobs (waitForJobs).
+  virtual std::size_t unclaimJobs(
+      const std::vector<std::pair<std::string, std::int64_t>>& claims) = 0;
   /// Extends the lease if `lease_token` still holds it; false otherwise (the job was taken over
   /// or finished). Also returns cancel_requested through `cancel_requested` when non-null
   /// (whether or not the lease was renewed; false for an unknown job).
@@ -170,6 +188,23 @@ class Storage {
   /// are the whole stream.
   virtual bool finishJob(const JobRecord& job, std::int64_t lease_token,
                          const std::vector<std::string>& events) = 0;
+  /// finishJob, then claimJobs(lease, max_jobs), in one commit where the backend can (SQLite:
+  /// the same group commit; the default does one after the other). A worker that ends a job
+  /// takes its next one with the same commit, so a claim costs no commit of its own and a job is
+  /// only claimed when a worker is free to start it. The claim happens whether or not the
+  /// finish was written (`written` says which).
+  struct FinishAndClaim {
+    bool written = false;
+    std::vector<JobRecord> claimed;
+  };
+  virtual FinishAndClaim finishJobAndClaim(const JobRecord& job, std::int64_t lease_token,
+                                           const std::vector<std::string>& events,
+                                           std::chrono::milliseconds lease, std::size_t max_jobs) {
+    FinishAndClaim result;
+    result.written = finishJob(job, lease_token, events);
+    result.claimed = claimJobs(lease, max_jobs);
+    return result;
+  }
   /// Cancels a job: queued → cancelled at once (finished_at set); in_progress → cancel_requested
   /// set (the worker ends it as cancelled). cancel_requested becomes true in both cases; a
   /// finished job is left as it is. Returns the job after the change; nullopt if unknown.

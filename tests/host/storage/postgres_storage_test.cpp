@@ -106,6 +106,85 @@ TEST_F(PostgresStorageTest, TwoHostsClaimingConcurrentlyNeverClaimAJobTwice) {
   EXPECT_FALSE(host_b->claimJob(10min));
 }
 
+TEST_F(PostgresStorageTest, TwoHostsClaimingBatchesConcurrentlyNeverClaimAJobTwice) {
+  constexpr int kJobs = 400;
+  constexpr int kThreadsPerHost = 3;
+  std::unique_ptr<PostgresStorage> host_a = openHost();
+  std::unique_ptr<PostgresStorage> host_b = openHost();
+  const std::int64_t base = nowMs() - 10'000;
+  for (int i = 0; i < kJobs; ++i) {
+    host_a->createJob(makeJob("job-" + std::to_string(i), base + i), "");
+  }
+
+  std::vector<std::vector<JobRecord>> claimed(2 * kThreadsPerHost);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kThreadsPerHost; ++t) {
+    PostgresStorage& host = t < kThreadsPerHost ? *host_a : *host_b;
+    threads.emplace_back([&, t] {
+      try {
+        // Batches of several sizes, every other one taken with the finish of the previous job.
+        auto& mine = claimed[static_cast<std::size_t>(t)];
+        const std::size_t batch = static_cast<std::size_t>(t % kThreadsPerHost) * 4 + 2;
+        for (int round = 0;; ++round) {
+          std::vector<JobRecord> jobs;
+          if (mine.empty() || round % 2 == 0) {
+            jobs = host.claimJobs(10min, batch);
+          } else {
+            JobRecord done = mine.back();
+            done.status = job_status::kCompleted;
+            Storage::FinishAndClaim next =
+                host.finishJobAndClaim(done, done.lease_token, {"[DONE]"}, 10min, batch);
+            if (!next.written) ADD_FAILURE() << "finish of " << done.job_id << " refused";
+            jobs = std::move(next.claimed);
+          }
+          if (jobs.empty()) break;
+          for (JobRecord& job : jobs) mine.push_back(std::move(job));
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "thread " << t << ": " << e.what();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  std::set<std::string> ids;
+  std::set<std::int64_t> tokens;
+  std::size_t claims = 0;
+  std::size_t claims_by_b = 0;
+  for (std::size_t t = 0; t < claimed.size(); ++t) {
+    for (const JobRecord& job : claimed[t]) {
+      ++claims;
+      if (t >= kThreadsPerHost) ++claims_by_b;
+      ids.insert(job.job_id);
+      tokens.insert(job.lease_token);
+      EXPECT_EQ(job.attempts, 1) << job.job_id;
+      EXPECT_EQ(job.status, job_status::kInProgress) << job.job_id;
+    }
+  }
+  EXPECT_EQ(claims, static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
+  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
+  EXPECT_GT(claims_by_b, 0u) << "host B never got a job; the hosts did not run side by side";
+  EXPECT_EQ(host_b->countQueued(), 0);
+  EXPECT_TRUE(host_b->claimJobs(10min, 10).empty());
+}
+
+TEST_F(PostgresStorageTest, AJobHandedBackIsAnnouncedAndClaimedByTheOtherHost) {
+  std::unique_ptr<PostgresStorage> host_a = openHost();
+  std::unique_ptr<PostgresStorage> host_b = openHost();
+  host_a->createJob(makeJob("job-1", nowMs()), "");
+  std::vector<JobRecord> on_a = host_a->claimJobs(10min, 5);
+  ASSERT_EQ(on_a.size(), 1u);
+  EXPECT_TRUE(host_b->claimJobs(10min, 5).empty());
+  host_b->waitForJobs(std::chrono::milliseconds(300));  // listening from here on
+  ASSERT_EQ(host_a->unclaimJobs({{"job-1", on_a[0].lease_token}}), 1u);
+  EXPECT_TRUE(host_b->waitForJobs(std::chrono::seconds(10))) << "the hand-back was not announced";
+  std::vector<JobRecord> on_b = host_b->claimJobs(10min, 5);
+  ASSERT_EQ(on_b.size(), 1u);
+  EXPECT_EQ(on_b[0].attempts, 1) << "the handed-back claim was counted";
+  EXPECT_GT(on_b[0].lease_token, on_a[0].lease_token);
+}
+
 TEST_F(PostgresStorageTest, AnExpiredLeaseMovesToTheOtherHostAndFencesTheFirst) {
   std::unique_ptr<PostgresStorage> host_a = openHost();
   std::unique_ptr<PostgresStorage> host_b = openHost();

@@ -1050,6 +1050,248 @@ TEST_P(StorageContractTest, ConcurrentCreateAndClaimNeverClaimsAJobTwice) {
   EXPECT_FALSE(store().claimJob(10min));
 }
 
+// ---- batched claims, hand-backs and finish-and-claim ----
+
+TEST_P(StorageContractTest, ClaimJobsTakesTheOldestClaimableEachUnderItsOwnToken) {
+  const std::int64_t base = nowMs() - 10'000;
+  for (int i = 4; i >= 0; --i) store().createJob(makeJob("job-" + std::to_string(i), base + i), "");
+  EXPECT_TRUE(store().claimJobs(60s, 0).empty());
+
+  std::vector<JobRecord> first = store().claimJobs(60s, 3);
+  EXPECT_EQ(idsOf(first), (std::vector<std::string>{"job-0", "job-1", "job-2"}));
+  std::set<std::int64_t> tokens;
+  for (const JobRecord& job : first) {
+    EXPECT_EQ(job.status, job_status::kInProgress) << job.job_id;
+    EXPECT_EQ(job.attempts, 1) << job.job_id;
+    EXPECT_TRUE(job.started_at_ms) << job.job_id;
+    EXPECT_TRUE(job.lease_until_ms) << job.job_id;
+    EXPECT_GT(job.lease_token, 0) << job.job_id;
+    tokens.insert(job.lease_token);
+    // What the claim returned is what is stored.
+    std::optional<JobRecord> stored = store().getJob(job.job_id);
+    ASSERT_TRUE(stored);
+    expectSameJob(*stored, job);
+  }
+  EXPECT_EQ(tokens.size(), 3u) << "two jobs of one batch share a token";
+
+  std::vector<JobRecord> rest = store().claimJobs(60s, 10);
+  EXPECT_EQ(idsOf(rest), (std::vector<std::string>{"job-3", "job-4"}));
+  for (const JobRecord& job : rest) EXPECT_GT(job.lease_token, *tokens.rbegin()) << job.job_id;
+  EXPECT_TRUE(store().claimJobs(60s, 10).empty());
+  EXPECT_EQ(store().countQueued(), 0);
+}
+
+TEST_P(StorageContractTest, ClaimJobsTakesExpiredLeasesInCreationOrderWithQueuedJobs) {
+  const std::int64_t base = nowMs() - 10'000;
+  store().createJob(makeJob("old", base), "");
+  store().createJob(makeJob("new", base + 2), "");
+  std::vector<JobRecord> stale = store().claimJobs(1ms, 1);
+  ASSERT_EQ(idsOf(stale), std::vector<std::string>{"old"});
+  store().createJob(makeJob("middle", base + 1), "");
+  std::this_thread::sleep_for(5ms);  // the 1 ms lease of "old" expires
+
+  std::vector<JobRecord> claimed = store().claimJobs(60s, 5);
+  EXPECT_EQ(idsOf(claimed), (std::vector<std::string>{"old", "middle", "new"}));
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_EQ(claimed[0].attempts, 2);
+  EXPECT_GT(claimed[0].lease_token, stale[0].lease_token);
+  // The first lease is fenced off.
+  EXPECT_FALSE(
+      store().finishJob(finished(stale[0], job_status::kCompleted, "late", std::nullopt, nowMs()),
+                        stale[0].lease_token, {"[DONE]"}));
+  EXPECT_TRUE(store().loadEvents("old", 0).empty());
+}
+
+TEST_P(StorageContractTest, UnclaimJobsHandsJobsBackWithoutCountingTheClaim) {
+  const std::int64_t base = nowMs() - 10'000;
+  store().createJob(makeJob("a", base), "");
+  store().createJob(makeJob("b", base + 1), "");
+  std::vector<JobRecord> claimed = store().claimJobs(60s, 2);
+  ASSERT_EQ(claimed.size(), 2u);
+
+  // A wrong token hands nothing back.
+  EXPECT_EQ(store().unclaimJobs({{"a", claimed[0].lease_token + 1000}}), 0u);
+  EXPECT_EQ(store().getJob("a")->status, job_status::kInProgress);
+
+  EXPECT_EQ(store().unclaimJobs(
+                {{"a", claimed[0].lease_token}, {"b", claimed[1].lease_token}, {"unknown", 1}}),
+            2u);
+  for (const char* id : {"a", "b"}) {
+    std::optional<JobRecord> job = store().getJob(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->status, job_status::kQueued) << id;
+    EXPECT_EQ(job->attempts, 0) << id;
+    EXPECT_FALSE(job->started_at_ms) << id;
+    EXPECT_EQ(job->lease_token, 0) << id;
+    EXPECT_FALSE(job->lease_until_ms) << id;
+  }
+  EXPECT_EQ(store().countQueued(), 2);
+  // The handed-back claim no longer holds the job: its finish is refused, and so is a second
+  // hand-back.
+  EXPECT_FALSE(
+      store().finishJob(finished(claimed[0], job_status::kCompleted, "x", std::nullopt, nowMs()),
+                        claimed[0].lease_token, {"[DONE]"}));
+  EXPECT_EQ(store().unclaimJobs({{"a", claimed[0].lease_token}}), 0u);
+
+  // Claimed again: the first attempt, in the original order.
+  std::vector<JobRecord> again = store().claimJobs(60s, 1);
+  ASSERT_EQ(idsOf(again), std::vector<std::string>{"a"});
+  EXPECT_EQ(again[0].attempts, 1);
+  EXPECT_GT(again[0].lease_token, claimed[1].lease_token);
+
+  // A job on its second claim keeps the first claim's count and start time.
+  JobRecord handed_back = again[0];
+  handed_back.status = job_status::kQueued;
+  ASSERT_TRUE(store().finishJob(handed_back, again[0].lease_token, {}));
+  std::vector<JobRecord> second = store().claimJobs(60s, 1);
+  ASSERT_EQ(idsOf(second), std::vector<std::string>{"a"});
+  ASSERT_EQ(second[0].attempts, 2);
+  EXPECT_EQ(store().unclaimJobs({{"a", second[0].lease_token}}), 1u);
+  std::optional<JobRecord> a = store().getJob("a");
+  EXPECT_EQ(a->attempts, 1);
+  EXPECT_EQ(a->started_at_ms, again[0].started_at_ms);
+}
+
+TEST_P(StorageContractTest, FinishJobAndClaimStoresTheEndAndClaimsTheNextJobs) {
+  const std::int64_t base = nowMs() - 10'000;
+  for (int i = 0; i < 4; ++i) store().createJob(makeJob("job-" + std::to_string(i), base + i), "");
+  std::optional<JobRecord> first = store().claimJob(60s);
+  ASSERT_TRUE(first);
+
+  Storage::FinishAndClaim done = store().finishJobAndClaim(
+      finished(*first, job_status::kCompleted, "one", std::nullopt, nowMs()), first->lease_token,
+      {"{\"delta\":\"one\"}", "[DONE]"}, 60s, 2);
+  EXPECT_TRUE(done.written);
+  EXPECT_EQ(idsOf(done.claimed), (std::vector<std::string>{"job-1", "job-2"}));
+  EXPECT_EQ(store().getJob("job-0")->status, job_status::kCompleted);
+  EXPECT_EQ(store().loadEvents("job-0", 0),
+            (std::vector<std::string>{"{\"delta\":\"one\"}", "[DONE]"}));
+  for (const JobRecord& job : done.claimed) {
+    EXPECT_EQ(job.attempts, 1);
+    EXPECT_EQ(store().getJob(job.job_id)->lease_token, job.lease_token);
+  }
+
+  // A finish the token no longer holds writes nothing, but the claim still happens.
+  Storage::FinishAndClaim stale =
+      store().finishJobAndClaim(finished(*first, job_status::kError, std::nullopt, "late", nowMs()),
+                                first->lease_token, {"[DONE]"}, 60s, 5);
+  EXPECT_FALSE(stale.written);
+  EXPECT_EQ(idsOf(stale.claimed), std::vector<std::string>{"job-3"});
+  EXPECT_EQ(store().getJob("job-0")->status, job_status::kCompleted);
+  EXPECT_EQ(store().loadEvents("job-0", 0).size(), 2u);
+
+  Storage::FinishAndClaim last = store().finishJobAndClaim(
+      finished(stale.claimed[0], job_status::kCompleted, "three", std::nullopt, nowMs()),
+      stale.claimed[0].lease_token, {"[DONE]"}, 60s, 1);
+  EXPECT_TRUE(last.written);
+  EXPECT_TRUE(last.claimed.empty());
+}
+
+TEST_P(StorageContractTest, ConcurrentBatchClaimsNeverClaimAJobTwice) {
+  constexpr int kJobs = 300;
+  constexpr int kThreads = 4;
+  const std::int64_t base = nowMs() - 10'000;
+  for (int i = 0; i < kJobs; ++i)
+    store().createJob(makeJob("job-" + std::to_string(i), base + i), "");
+  std::vector<std::vector<JobRecord>> claimed(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        // Batches of different sizes, some through finishJobAndClaim; long leases, so a second
+        // claim of a job would be a bug.
+        auto& mine = claimed[static_cast<std::size_t>(t)];
+        const std::size_t batch = static_cast<std::size_t>(t) * 3 + 1;
+        while (true) {
+          std::vector<JobRecord> jobs;
+          if (mine.empty() || t % 2 == 0) {
+            jobs = store().claimJobs(10min, batch);
+          } else {
+            const JobRecord& previous = mine.back();
+            Storage::FinishAndClaim done = store().finishJobAndClaim(
+                finished(previous, job_status::kCompleted, "ok", std::nullopt, nowMs()),
+                previous.lease_token, {"[DONE]"}, 10min, batch);
+            if (!done.written) ADD_FAILURE() << "finish of " << previous.job_id << " refused";
+            jobs = std::move(done.claimed);
+          }
+          if (jobs.empty()) break;
+          for (JobRecord& job : jobs) mine.push_back(std::move(job));
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "thread " << t << ": " << e.what();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  std::set<std::string> ids;
+  std::set<std::int64_t> tokens;
+  std::size_t claims = 0;
+  for (const std::vector<JobRecord>& jobs : claimed) {
+    for (const JobRecord& job : jobs) {
+      ++claims;
+      ids.insert(job.job_id);
+      tokens.insert(job.lease_token);
+      EXPECT_EQ(job.attempts, 1) << job.job_id;
+    }
+  }
+  EXPECT_EQ(claims, static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
+  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
+  EXPECT_EQ(store().countQueued(), 0);
+}
+
+TEST_P(StorageContractTest, ConcurrentFinishesAreEachFencedAndComplete) {
+  // Many workers finishing at once (on SQLite they share commits): every finish whose token
+  // holds its job is stored with exactly its events; every stale one stores nothing.
+  constexpr int kJobs = 120;
+  constexpr int kThreads = 6;
+  const std::int64_t base = nowMs() - 10'000;
+  for (int i = 0; i < kJobs; ++i)
+    store().createJob(makeJob("job-" + std::to_string(i), base + i), "");
+  std::vector<JobRecord> stale = store().claimJobs(1ms, kJobs / 2);  // these leases expire
+  ASSERT_EQ(stale.size(), static_cast<std::size_t>(kJobs / 2));
+  std::this_thread::sleep_for(5ms);
+  std::vector<JobRecord> current = store().claimJobs(10min, kJobs);
+  ASSERT_EQ(current.size(), static_cast<std::size_t>(kJobs));
+
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        for (std::size_t i = static_cast<std::size_t>(t); i < current.size(); i += kThreads) {
+          const JobRecord& job = current[i];
+          if (i < stale.size()) {
+            // The expired attempt of the same job tries first and must be refused.
+            if (store().finishJob(
+                    finished(stale[i], job_status::kError, std::nullopt, "stale", nowMs()),
+                    stale[i].lease_token, {"{\"stale\":true}", "[DONE]"}))
+              ++wrong;
+          }
+          if (!store().finishJob(
+                  finished(job, job_status::kCompleted, job.job_id, std::nullopt, nowMs()),
+                  job.lease_token, {"{\"delta\":\"" + job.job_id + "\"}", "[DONE]"}))
+            ++wrong;
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "thread " << t << ": " << e.what();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  for (const JobRecord& job : current) {
+    std::optional<JobRecord> stored = store().getJob(job.job_id);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->status, job_status::kCompleted) << job.job_id;
+    EXPECT_EQ(stored->artifact, job.job_id);
+    EXPECT_EQ(store().loadEvents(job.job_id, 0),
+              (std::vector<std::string>{"{\"delta\":\"" + job.job_id + "\"}", "[DONE]"}))
+        << job.job_id;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest,
                          ::testing::Values("memory", "sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
