@@ -85,9 +85,11 @@ const Json& chainAgent() {
   return agent;
 }
 
-/// Runs `blueprint_id` of `agent` once per iteration, as the trigger handler does.
+/// Runs `blueprint_id` of `agent` once per iteration, as the trigger handler does (its trace left
+/// compact, RunOptions::defer_trace); `trace_json` builds the trace's JSON as the job worker and
+/// `blueprint run --trace` do.
 void runBlueprint(benchmark::State& state, const char* agent_id, const Json& agent,
-                  const char* blueprint_id) {
+                  const char* blueprint_id, bool trace_json = false) {
   auto compiled = CompiledAgent::compile(agent_id, 1, agent, Plugins::instance().catalog());
   const CompiledBlueprint* blueprint = compiled->find(blueprint_id);
   if (blueprint == nullptr) {
@@ -96,6 +98,7 @@ void runBlueprint(benchmark::State& state, const char* agent_id, const Json& age
   }
   const Json payload = Json::parse(R"({"inputs":{"name":"Ada"}})");
   RunOptions options;
+  options.defer_trace = !trace_json;
   NullObserver observer;
   for (auto _ : state) {
     RunControl control;
@@ -120,6 +123,11 @@ void BM_RunChain40(benchmark::State& state) {
   runBlueprint(state, "chain40", chainAgent(), "chain");
 }
 BENCHMARK(BM_RunChain40);
+
+void BM_RunChain40TraceJson(benchmark::State& state) {
+  runBlueprint(state, "chain40", chainAgent(), "chain", true);
+}
+BENCHMARK(BM_RunChain40TraceJson);
 
 /// The run environment as far as a `result.…` path needs it (Execution::lookup's shape:
 /// the head picks a root, the rest is walked, the value is returned by copy).

@@ -90,6 +90,20 @@ TEST_F(HttpApi, SyncRunStreamsTheDocumentedEventsInOrder) {
   EXPECT_TRUE(isIsoTime(job["created_at"])) << job.dump();
   EXPECT_TRUE(isIsoTime(job["started_at"])) << job.dump();
   EXPECT_TRUE(isIsoTime(job["finished_at"])) << job.dump();
+  // The trace is kept compact during the run and built when the job is first read.
+  ASSERT_TRUE(job["trace"].is_array()) << job.dump();
+  ASSERT_EQ(job["trace"].size(), 3u) << job.dump();
+  const char* blocks[] = {"trigger", "emit", "reply"};
+  const char* types[] = {"api_trigger", "test.emit", "return_value"};
+  const char* end_states[] = {"trigger", "success", "success"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Json& entry = job["trace"][i];
+    EXPECT_EQ(entry["block"], blocks[i]) << entry.dump();
+    EXPECT_EQ(entry["type"], types[i]) << entry.dump();
+    EXPECT_EQ(entry["end_state"], end_states[i]) << entry.dump();
+    EXPECT_TRUE(entry["duration_us"].is_number_integer()) << entry.dump();
+  }
+  EXPECT_EQ(invoke().get("/v1/agents/jobs/" + job_id).json()["trace"], job["trace"]);
 }
 
 TEST_F(HttpApi, SyncRunSerialisesANonStringReturnValue) {

@@ -13,6 +13,6 @@ static const bp_block_vtable *const k_blocks[] = {&k_block};
 
 int blueprint_abi_compiles_as_c(void) {
   bp_plugin plugin = {sizeof(bp_plugin), BP_ABI_MAJOR, BP_ABI_MINOR, "c.test", "1.0.0", "{}", 2,
-                      0, 0, 1, k_blocks};
+                      0, 0, 1, k_blocks, 0};
   return (int)plugin.block_count;
 }

@@ -435,6 +435,21 @@ Path parsePath(std::string_view text) {
     path.segments.emplace_back(text.substr(start, dot - start));
     start = dot + 1;
   }
+  const std::string& head = path.segments[0];
+  if (head == "result")
+    path.root = Path::Root::Result;
+  else if (head == "message")
+    path.root = Path::Root::Message;
+  else if (head == "results")
+    path.root = Path::Root::Results;
+  else if (head == "payload")
+    path.root = Path::Root::Payload;
+  else if (head == "state")
+    path.root = Path::Root::State;
+  else if (!head.empty() && head[0] == '$')
+    path.root = Path::Root::EnvVar;
+  else
+    path.root = Path::Root::Other;
   return path;
 }
 

@@ -5,6 +5,7 @@
 // Start with Template::compile(field_value, mode) and Template::render(env).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -18,8 +19,12 @@ using Json = nlohmann::json;
 
 /// A dot path split into segments once: `result.items.-1.id` → {"result","items","-1","id"}.
 struct Path {
+  /// The first segment as the run environment knows it, decided once when the path is parsed
+  /// (lookups happen per block per run; the root names are compared only here).
+  enum class Root : std::uint8_t { None, Result, Message, Results, Payload, State, EnvVar, Other };
   std::string text;
   std::vector<std::string> segments;
+  Root root = Root::None;
 };
 
 /// Splits `text` at dots. Whitespace around the path is trimmed. Never throws.

@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "blueprint/blueprint_validator.hpp"
+#include "engine/field_conversion.hpp"
 
 namespace blueprint::host {
 
@@ -22,6 +23,12 @@ CompiledBlueprint::~CompiledBlueprint() {
 }
 
 namespace {
+
+/// Constant templates read nothing; rendering them needs no run.
+class NoEnvironment final : public TemplateEnv {
+ public:
+  Json lookup(const Path&) const override { return nullptr; }
+};
 
 Subgraph buildSubgraph(const CompiledBlueprint& bp, std::vector<std::size_t> entries) {
   Subgraph g;
@@ -76,9 +83,19 @@ void compileFields(const BlockDef& def, CompiledBlock& block) {
       continue;
     }
     field.text = Template::compile(value, Template::Mode::Text);
-    field.json_always = spec.type == "json";
+    field.json_always = spec.kind == FieldSpec::Kind::Json;
     if (field.json_always || !spec.json_when_field.empty())
       field.json = Template::compile(value, Template::Mode::Json);
+    if (!field.json_always && spec.json_when_field.empty() && field.text.isConstant()) {
+      // Without a template the field renders and converts the same way every run: do it once
+      // here. A value that does not convert stays templated, so the run reports it as before.
+      Json constant = field.text.render(NoEnvironment());
+      std::string error;
+      if (convertField(spec, constant, error)) {
+        field.templated = false;
+        field.literal = std::move(constant);
+      }
+    }
     block.fields.push_back(std::move(field));
   }
   // A field whose JSON mode depends on another (set_state's `value` on `value_type`) must render

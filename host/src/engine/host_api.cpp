@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // host_api.cpp: bp_host_api, the services a block reaches through the C ABI. Every function is
 // noexcept in effect: exceptions never cross into plugin code.
+#include <cstdint>
 #include <string>
 
+#include "engine/json_text_size.hpp"
 #include "engine/run_context.hpp"
 
 namespace blueprint::host {
@@ -82,6 +84,30 @@ bp_status stateSet(void* ctx, const char* path, std::size_t size, const char* va
     std::string err;
     if (!callOf(ctx).execution->stateSet(parsePath(std::string_view(path, size)), std::move(v),
                                          err)) {
+      write(error, err);
+      return BP_STATUS_ERROR;
+    }
+    return BP_STATUS_OK;
+  } catch (const std::exception& e) {
+    write(error, e.what());
+    return BP_STATUS_ERROR;
+  }
+}
+
+bp_status stateSetNative(void* ctx, const char* path, std::size_t size, void* value,
+                         bp_sink* error) {
+  try {
+    if (value == nullptr) {
+      write(error, "state value is missing");
+      return BP_STATUS_ERROR;
+    }
+    if (!measureJsonText(*static_cast<const Json*>(value), SIZE_MAX).valid_utf8) {
+      write(error, "state value is not valid JSON (a string is not UTF-8)");
+      return BP_STATUS_ERROR;
+    }
+    std::string err;
+    if (!callOf(ctx).execution->stateSet(parsePath(std::string_view(path, size)),
+                                         std::move(*static_cast<Json*>(value)), err)) {
       write(error, err);
       return BP_STATUS_ERROR;
     }
@@ -217,7 +243,7 @@ bp_status settingGet(void* ctx, const char* name, std::size_t name_size, bp_sink
 
 }  // namespace
 
-bp_host_api makeHostApi(BlockCall* call) {
+bp_host_api makeHostApi(BlockCall* call, bool native) {
   bp_host_api api{};
   api.struct_size = sizeof(bp_host_api);
   api.ctx = call;
@@ -234,6 +260,7 @@ bp_host_api makeHostApi(BlockCall* call) {
   api.kv_set = &kvSet;
   api.kv_delete = &kvDelete;
   api.setting_get = &settingGet;
+  api.state_set_native = native ? &stateSetNative : nullptr;
   return api;
 }
 

@@ -6,14 +6,17 @@
 // linear chain never leaves the request thread and only real fan-out pays for threads.
 #include "engine/run_context.hpp"
 
+#include "engine/field_conversion.hpp"
+#include "engine/json_text_size.hpp"
+
+#include <cstdint>
 #include <cstdlib>
 
 namespace blueprint::host {
 
 namespace {
 constexpr int kMaxLanesPerExecution = 16;
-
-std::string renderText(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+constexpr std::string_view kCancelled = "cancelled";
 }  // namespace
 
 RunShared::RunShared(const CompiledAgent& a, const RunOptions& o, RunObserver& obs, RunControl& c)
@@ -49,7 +52,6 @@ Execution::Execution(RunShared& run, const CompiledBlueprint& blueprint, const S
       remaining_(graph.indegree),
       fired_from_(blueprint.blocks.size(), -1),
       outputs_(blueprint.blocks.size()),
-      messages_(blueprint.blocks.size()),
       done_(blueprint.blocks.size(), 0) {}
 
 Execution::~Execution() {
@@ -171,11 +173,11 @@ void Execution::complete(std::size_t b, BlockOutcome outcome) {
     stop();
     return;
   }
-  messages_[b] = std::move(outcome.message);
+  if (!outcome.message.empty()) messages_.emplace_back(b, std::move(outcome.message));
   if (outcome.kind == BlockOutcome::Kind::Done) {
     outputs_[b] = std::move(outcome.output);
     done_[b] = 1;
-    if (block.type->role == "return") {
+    if (block.type->is_return) {
       result_.return_value = outputs_[b];
       stop();  // the first Return Value wins; other branches are cancelled
       return;
@@ -199,33 +201,33 @@ void Execution::complete(std::size_t b, BlockOutcome outcome) {
 Json Execution::lookup(std::size_t b, const Path& path) const {
   if (path.segments.empty()) return nullptr;
   const std::string& head = path.segments[0];
-  if (head == "result" || head == "message") {
+  if (path.root == Path::Root::Result || path.root == Path::Root::Message) {
     const long from = fired_from_[b];  // final before b became ready: no lock needed
     const Json* base = nullptr;
     Json message;
-    if (head == "result") {
+    if (path.root == Path::Root::Result) {
       base = from >= 0 ? &outputs_[static_cast<std::size_t>(from)] : &entry_result_;
     } else {
-      if (from >= 0 && !messages_[static_cast<std::size_t>(from)].empty())
-        message = messages_[static_cast<std::size_t>(from)];
-      else if (from < 0 && scope_vars_.is_object() && scope_vars_.contains("message"))
+      if (from >= 0)
+        messageOf(static_cast<std::size_t>(from), message);
+      else if (scope_vars_.is_object() && scope_vars_.contains("message"))
         message = scope_vars_["message"];
       base = &message;
     }
     const Json* v = walkPath(*base, path.segments, 1);
     return v != nullptr ? *v : Json(nullptr);
   }
-  if (head == "results") return lookupResults(path);
-  if (head == "payload") {
+  if (path.root == Path::Root::Results) return lookupResults(path);
+  if (path.root == Path::Root::Payload) {
     const Json* v = walkPath(*payload_, path.segments, 1);
     return v != nullptr ? *v : Json(nullptr);
   }
-  if (head == "state") {
+  if (path.root == Path::Root::State) {
     std::lock_guard<std::mutex> lock(run_.state_mutex);
     const Json* v = walkPath(run_.state, path.segments, 1);
     return v != nullptr ? *v : Json(nullptr);
   }
-  if (!head.empty() && head[0] == '$') {
+  if (path.root == Path::Root::EnvVar) {
     const std::string name = head.substr(1);
     if (run_.options.env_allow == nullptr || run_.options.env_allow->count(name) == 0)
       return nullptr;
@@ -237,13 +239,13 @@ Json Execution::lookup(std::size_t b, const Path& path) const {
 }
 
 bool Execution::lookupText(std::size_t b, const Path& path, std::string& out) const {
-  if (!path.segments.empty() && path.segments[0] == "payload") {
+  if (path.root == Path::Root::Payload) {
     const Json* v = walkPath(*payload_, path.segments, 1);
     if (v == nullptr || v->is_null()) return false;
     out = v->dump();
     return true;
   }
-  if (!path.segments.empty() && path.segments[0] == "state") {
+  if (path.root == Path::Root::State) {
     std::lock_guard<std::mutex> lock(run_.state_mutex);
     const Json* v = walkPath(run_.state, path.segments, 1);
     if (v == nullptr || v->is_null()) return false;
@@ -254,6 +256,16 @@ bool Execution::lookupText(std::size_t b, const Path& path, std::string& out) co
   if (v.is_null()) return false;
   out = v.dump();
   return true;
+}
+
+bool Execution::messageOf(std::size_t b, Json& out) const {
+  std::lock_guard<std::mutex> lock(mutex_);  // other lanes may be appending
+  for (const auto& [block, text] : messages_)
+    if (block == b) {
+      out = text;
+      return true;
+    }
+  return false;
 }
 
 Json Execution::lookupResults(const Path& path) const {
@@ -366,48 +378,6 @@ ExecutionResult Execution::runBlueprint(const std::string& blueprint_id, const J
 
 namespace {
 
-/// Converts a rendered value to the field's manifest type (DESIGN §3: literal or convertible text).
-bool convertField(const FieldSpec& spec, Json& value, std::string& error) {
-  if (value.is_null() || spec.type == "any" || spec.type == "json") return true;
-  if (spec.type == "string") {
-    if (!value.is_string()) value = renderText(value);
-    return true;
-  }
-  if (!value.is_string()) {
-    const bool ok = (spec.type == "number" && value.is_number()) ||
-                    (spec.type == "boolean" && value.is_boolean()) ||
-                    (spec.type == "object" && value.is_object()) ||
-                    (spec.type == "list" && value.is_array());
-    if (!ok) error = "is not a " + spec.type;
-    return ok;
-  }
-  const std::string text = value.get<std::string>();
-  if (spec.type == "boolean") {
-    if (text == "true" || text == "True")
-      value = true;
-    else if (text == "false" || text == "False")
-      value = false;
-    else {
-      error = "'" + text + "' is not a boolean (true or false)";
-      return false;
-    }
-    return true;
-  }
-  Json parsed = Json::parse(text, nullptr, false);
-  const bool ok = !parsed.is_discarded() && ((spec.type == "number" && parsed.is_number()) ||
-                                             (spec.type == "object" && parsed.is_object()) ||
-                                             (spec.type == "list" && parsed.is_array()));
-  if (!ok) {
-    error = "'" + (text.size() > 80 ? text.substr(0, 80) + "…" : text) + "' is not a " +
-            (spec.type == "list"     ? std::string("JSON list")
-             : spec.type == "object" ? std::string("JSON object")
-                                     : spec.type);
-    return false;
-  }
-  value = std::move(parsed);
-  return true;
-}
-
 class BlockEnv final : public TemplateEnv {
  public:
   BlockEnv(const Execution& e, std::size_t b) : execution_(e), block_(b) {}
@@ -444,21 +414,29 @@ BlockOutcome Execution::runBlock(std::size_t b) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<Json> logs;
   auto finishTrace = [&](const BlockOutcome& o) {
-    Json entry = {
-        {"block", block.id},
-        {"type", block.type->type},
-        {"end_state", o.kind == BlockOutcome::Kind::Cancelled ? "cancelled" : o.end_state},
-        {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count()}};
-    if (depth_ > 0) {
-      entry["blueprint"] = blueprint_.id;
-      entry["depth"] = depth_;
+    TraceEntry entry;
+    entry.block = block.id;
+    entry.type = block.type->type;
+    if (o.kind == BlockOutcome::Kind::Cancelled) {
+      entry.end_state = kCancelled;
+    } else if (const std::string* declared = block.type->declaredEndState(o.end_state)) {
+      entry.end_state = *declared;
+    } else {
+      entry.more().end_state_text = o.end_state;
     }
-    if (o.kind == BlockOutcome::Kind::Failed) entry["error"] = o.message;
-    if (!logs.empty()) entry["logs"] = std::move(logs);
-    std::lock_guard<std::mutex> lock(run_.trace_mutex);
-    run_.trace.push_back(std::move(entry));
+    entry.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+    if (depth_ > 0) {
+      entry.blueprint = blueprint_.id;
+      entry.depth = depth_;
+    }
+    if (o.kind == BlockOutcome::Kind::Failed) {
+      entry.failed = true;
+      entry.more().error = o.message;
+    }
+    if (!logs.empty()) entry.more().logs = std::move(logs);
+    run_.trace->append(std::move(entry));
   };
 
   // Render fields (DESIGN §3): templates, then conversion to the manifest type.
@@ -494,19 +472,27 @@ BlockOutcome Execution::runBlock(std::size_t b) {
       return out;
     }
   }
+  auto& field_map = fields.get_ref<Json::object_t&>();
   for (std::size_t i = 0; i < block.fields.size(); ++i)
-    fields[block.fields[i].name] = std::move(rendered[i]);
-  const std::string fields_text = fields.dump();
+    field_map.emplace_hint(field_map.end(), block.fields[i].name, std::move(rendered[i]));
+  const bool native = block.type->native_json;
+  const std::string fields_text = native ? std::string() : fields.dump();
 
   if (!block.type->instant) run_.observer.onWait();
 
   BlockCall call{this, b, &logs};
-  bp_host_api api = makeHostApi(&call);
+  bp_host_api api = makeHostApi(&call, native);
   std::string output_text, error_text, end_state;
+  Json native_output;
   bp_run_args args{};
   args.struct_size = sizeof(bp_run_args);
-  args.fields_json = fields_text.data();
-  args.fields_size = fields_text.size();
+  if (native) {
+    args.fields_native = &fields;
+    args.output_native = &native_output;
+  } else {
+    args.fields_json = fields_text.data();
+    args.fields_size = fields_text.size();
+  }
   args.host = &api;
   args.output = bp_sink{&output_text, &appendToString};
   args.error = bp_sink{&error_text, &appendToString};
@@ -526,12 +512,25 @@ BlockOutcome Execution::runBlock(std::size_t b) {
   out.message = std::move(error_text);
   if (out.kind == BlockOutcome::Kind::Failed && out.message.empty())
     out.message = "failed without a message";
-  if (output_text.size() > run_.options.limits.max_output_bytes) {
+  // A native result gets the checks parsing gives text: its size as text, valid UTF-8.
+  JsonTextSize native_size;
+  if (output_text.empty() && !native_output.is_null())
+    native_size = measureJsonText(native_output, run_.options.limits.max_output_bytes);
+  const std::size_t output_bytes = output_text.empty() ? native_size.bytes : output_text.size();
+  if (!native_size.valid_utf8) {
+    out.output = nullptr;
     out.kind = BlockOutcome::Kind::Failed;
     out.end_state = "error";
-    out.message = "output of " + std::to_string(output_text.size()) +
-                  " bytes exceeds the run's max output size of " +
-                  std::to_string(run_.options.limits.max_output_bytes) + " bytes";
+    out.message = "the block returned output that is not valid JSON (a string is not UTF-8)";
+  } else if (output_bytes > run_.options.limits.max_output_bytes) {
+    out.kind = BlockOutcome::Kind::Failed;
+    out.end_state = "error";
+    out.message =
+        "output of " +
+        std::to_string(output_text.empty() ? measureJsonText(native_output, SIZE_MAX).bytes
+                                           : output_bytes) +
+        " bytes exceeds the run's max output size of " +
+        std::to_string(run_.options.limits.max_output_bytes) + " bytes";
   } else if (!output_text.empty()) {
     out.output = Json::parse(output_text, nullptr, false);
     if (out.output.is_discarded()) {
@@ -540,6 +539,8 @@ BlockOutcome Execution::runBlock(std::size_t b) {
       out.end_state = "error";
       out.message = "the block returned output that is not valid JSON";
     }
+  } else if (!native_output.is_null()) {
+    out.output = std::move(native_output);
   }
   // A failure without a chosen end state keeps its own message even when the type declares no
   // `error` end state (delay): no edge can handle it, so the run stops with that message. The

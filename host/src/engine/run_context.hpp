@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/run_trace.hpp"
 #include "engine/runner.hpp"
 
 namespace blueprint::host {
@@ -36,8 +37,8 @@ struct RunShared {
   std::mutex state_mutex;
   Json state = Json::object();
 
-  std::mutex trace_mutex;
-  Json trace = Json::array();
+  /// Shared so a finished run can hand its trace on without building its JSON (RunResult).
+  std::shared_ptr<RunTrace> trace = std::make_shared<RunTrace>();
 
   /// Set once the run's own limit (timeout, steps) ended it; names the limit.
   std::mutex limit_mutex;
@@ -112,6 +113,8 @@ class Execution {
   void stop();
   Json lookupResults(const Path& path) const;
   Json lookupScope(const Path& path) const;
+  /// The message block `b` ended with, into `out`; false when none.
+  bool messageOf(std::size_t b, Json& out) const;
 
   RunShared& run_;
   const CompiledBlueprint& blueprint_;
@@ -128,7 +131,8 @@ class Execution {
   std::vector<std::uint32_t> remaining_;
   std::vector<long> fired_from_;  ///< -1 none, -2 entry, else the predecessor whose edge fired
   std::vector<Json> outputs_;
-  std::vector<std::string> messages_;
+  /// Messages of blocks that ended with one (few do): (block, message).
+  std::vector<std::pair<std::size_t, std::string>> messages_;
   std::vector<char> done_;  ///< output final and visible as results.<id>
   std::deque<std::size_t> ready_;
   int lanes_ = 0;
@@ -144,7 +148,8 @@ struct BlockCall {
   std::vector<Json>* logs;
 };
 
-/// The host services table for a block call (host_api.cpp).
-bp_host_api makeHostApi(BlockCall* call);
+/// The host services table for a block call (host_api.cpp); `native` adds the services that
+/// take native JSON (ABI 1.2), for blocks whose plugin shares the host's JSON layout.
+bp_host_api makeHostApi(BlockCall* call, bool native);
 
 }  // namespace blueprint::host

@@ -34,10 +34,11 @@ RunResult Runner::run(const CompiledAgent& agent, const CompiledBlueprint& bluep
     er = top.execute();
   }
   RunResult result;
-  {
-    std::lock_guard<std::mutex> lock(shared.trace_mutex);
-    result.trace = std::move(shared.trace);
-  }
+  if (options.defer_trace) {
+    shared.trace->detach();
+    result.deferred_trace = std::move(shared.trace);
+  } else
+    result.trace = shared.trace->toJson();
   switch (er.status) {
     case ExecutionResult::Status::Finished:
       result.status = RunResult::Status::Completed;

@@ -17,6 +17,7 @@
 
 #include "engine/compiled_blueprint.hpp"
 #include "engine/run_limits.hpp"
+#include "engine/run_trace.hpp"
 #include "storage/storage.hpp"
 
 namespace blueprint::host {
@@ -58,8 +59,12 @@ struct RunResult {
   std::optional<Json> return_value;
   /// "<block id>: <message>" for errors.
   std::string error;
-  /// [{"block","type","end_state","duration_us","error"?,"logs"?}…]
+  /// [{"block","type","end_state","duration_us","error"?,"logs"?}…]; empty when the run was
+  /// started with RunOptions::defer_trace.
   Json trace = Json::array();
+  /// With RunOptions::defer_trace: the trace not yet turned into JSON (RunTrace::toJson());
+  /// self-contained (it does not pin the compiled agent or its plugins).
+  std::shared_ptr<RunTrace> deferred_trace;
 };
 
 /// Everything a run needs besides the blueprint.
@@ -71,6 +76,9 @@ struct RunOptions {
   Storage* storage = nullptr;
   /// Operator settings per block type (`block_settings` in the host config): type → object.
   const Json* block_settings = nullptr;
+  /// Leave the trace in RunResult::deferred_trace instead of building its JSON: for callers
+  /// that rarely show it (a sync run's trace is read only if its job is fetched).
+  bool defer_trace = false;
 };
 
 class Runner {

@@ -158,14 +158,16 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   SseStream stream(ctx.response, live, *s.heartbeat, job.job_id);
   stream.push(run_events::inProgress());
   stream.push(run_events::executing(bp.id));
-  RunResult result = Runner::run(*agent, bp, payload, *s.run_options, stream, live->control());
+  // The trace stays compact unless the job is fetched: most sync runs' traces are never read.
+  RunOptions options = *s.run_options;
+  options.defer_trace = true;
+  RunResult result = Runner::run(*agent, bp, payload, options, stream, live->control());
   std::vector<std::string> closing;
   run_events::appendClosing(result, closing);
   for (const auto& e : closing) stream.push(e);
 
   JobRecord final_record = std::move(job);
   final_record.finished_at_ms = nowMs();
-  final_record.trace = result.trace;
   int status_index = 0;
   switch (result.status) {
     case RunResult::Status::Completed:
@@ -186,12 +188,13 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   }
   // The job is final before the caller reads [DONE]: a client that polls the job as soon as
   // its stream ends must find it finished.
-  live->finish(final_record);
+  live->finish(final_record, result.deferred_trace);
   stream.finish();
   if (stream.callerGone()) live->markCallerGone();
   if (live->callerGone()) {
     // Nobody saw the end: keep it where …/jobs/{id} and …/events find it after a restart too.
     final_record.payload = payload;
+    if (result.deferred_trace) final_record.trace = result.deferred_trace->toJson();
     try {
       s.storage->putJob(final_record);
       s.storage->appendEvents(final_record.job_id, live->allEvents());

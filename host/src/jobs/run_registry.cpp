@@ -32,9 +32,11 @@ std::vector<std::string> LiveRun::allEvents() {
   return events_;
 }
 
-void LiveRun::finish(const JobRecord& final_record) {
+void LiveRun::finish(const JobRecord& final_record,
+                     std::shared_ptr<const RunTrace> deferred_trace) {
   std::lock_guard<std::mutex> lock(mutex_);
   job_ = final_record;
+  deferred_trace_ = std::move(deferred_trace);
   finished_ = true;
   cv_.notify_all();
 }
@@ -53,6 +55,10 @@ bool LiveRun::finished() {
 
 JobRecord LiveRun::snapshot() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (deferred_trace_) {
+    job_.trace = deferred_trace_->toJson();
+    deferred_trace_.reset();
+  }
   return job_;
 }
 

@@ -9,11 +9,11 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
-#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/runner.hpp"
@@ -38,8 +38,9 @@ class LiveRun {
                                       bool& finished);
   std::vector<std::string> allEvents();
 
-  /// Marks the run finished with its final job record (status, artifact, error, trace…).
-  void finish(const JobRecord& final_record);
+  /// Marks the run finished with its final job record (status, artifact, error, trace…). A
+  /// `deferred_trace` (RunOptions::defer_trace) becomes the record's trace when it is first read.
+  void finish(const JobRecord& final_record, std::shared_ptr<const RunTrace> deferred_trace = {});
   void setStarted(std::int64_t started_at_ms, std::int32_t attempts);
   bool finished();
   /// The job as GET /v1/agents/jobs/{id} shows it right now.
@@ -54,6 +55,7 @@ class LiveRun {
   std::mutex mutex_;
   std::condition_variable cv_;
   JobRecord job_;
+  std::shared_ptr<const RunTrace> deferred_trace_;
   std::vector<std::string> events_;
   bool finished_ = false;
   std::atomic<bool> caller_gone_{false};

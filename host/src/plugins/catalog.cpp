@@ -69,6 +69,12 @@ bool BlockType::hasEndState(const std::string& state) const {
   return std::find(end_states.begin(), end_states.end(), state) != end_states.end();
 }
 
+const std::string* BlockType::declaredEndState(const std::string& state) const {
+  for (const std::string& s : end_states)
+    if (s == state) return &s;
+  return nullptr;
+}
+
 bool BlockType::isBranchState(const std::string& state) const {
   return std::find(branch_states.begin(), branch_states.end(), state) != branch_states.end();
 }

@@ -59,6 +59,9 @@ struct FieldSpec {
   std::string name;
   /// string · number · boolean · object · list · any · json
   std::string type = "string";
+  /// `type`, decided once at load (fields are converted per block per run).
+  enum class Kind : std::uint8_t { String, Number, Boolean, Object, List, Any, Json };
+  Kind kind = Kind::String;
   bool required = false;
   std::optional<Json> default_value;
   std::vector<std::string> options;
@@ -77,13 +80,19 @@ struct BlockType {
   std::vector<FieldSpec> fields;
   std::vector<std::string> end_states;
   std::vector<std::string> branch_states;
-  std::string role;  ///< "trigger", "return" or empty
+  std::string role;        ///< "trigger", "return" or empty
+  bool is_return = false;  ///< role == "return", decided at load
   bool instant = false;
+  /// The plugin shares the host's JSON layout: fields, output and state pass as native JSON
+  /// (ABI 1.2, blueprint/native_json.hpp) rather than text.
+  bool native_json = false;
   const bp_block_vtable* vtable = nullptr;
   std::shared_ptr<LoadedPlugin> plugin;  ///< pins the library while the type is in use
 
   const FieldSpec* field(const std::string& name) const;
   bool hasEndState(const std::string& state) const;
+  /// The declared end state equal to `state` (a stable pointer into end_states), or null.
+  const std::string* declaredEndState(const std::string& state) const;
   bool isBranchState(const std::string& state) const;
 };
 

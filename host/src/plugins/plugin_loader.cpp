@@ -3,10 +3,12 @@
 
 #include <blueprint/version.h>
 #include <elf.h>
+#include <blueprint/native_json.hpp>
 
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <map>
 #include <set>
 #include <system_error>
 
@@ -120,6 +122,7 @@ std::string PluginLoader::parseManifest(const bp_plugin& plugin,
     bt->manifest = entry;
     bt->name = entry.value("name", bt->type);
     bt->role = entry.value("role", "");
+    bt->is_return = bt->role == "return";
     bt->instant = entry.value("instant", false);
     const Json states = entry.value("end_states", Json::array());
     if (!states.is_array() || states.empty())
@@ -136,11 +139,16 @@ std::string PluginLoader::parseManifest(const bp_plugin& plugin,
       FieldSpec spec;
       spec.name = f["name"].get<std::string>();
       spec.type = f.value("type", "string");
-      static const std::set<std::string> kTypes = {"string", "number", "boolean", "object",
-                                                   "list",   "any",    "json"};
-      if (kTypes.count(spec.type) == 0)
+      static const std::map<std::string, FieldSpec::Kind> kTypes = {
+          {"string", FieldSpec::Kind::String},   {"number", FieldSpec::Kind::Number},
+          {"boolean", FieldSpec::Kind::Boolean}, {"object", FieldSpec::Kind::Object},
+          {"list", FieldSpec::Kind::List},       {"any", FieldSpec::Kind::Any},
+          {"json", FieldSpec::Kind::Json}};
+      auto kind = kTypes.find(spec.type);
+      if (kind == kTypes.end())
         return "block type '" + bt->type + "' field '" + spec.name + "' has unknown type '" +
                spec.type + "'";
+      spec.kind = kind->second;
       spec.required = f.value("required", false);
       if (f.contains("default")) spec.default_value = f["default"];
       for (const Json& o : f.value("options", Json::array()))
@@ -218,6 +226,11 @@ PluginLoadResult PluginLoader::load(const fs::path& file, std::uint64_t generati
   std::string manifest_error;
   try {
     manifest_error = parseManifest(*plugin, types);
+    // ABI 1.2: JSON crosses natively when the plugin's nlohmann/json layout is the host's own.
+    const bool native = plugin->struct_size >= offsetof(bp_plugin, native_json) + sizeof(void*) &&
+                        plugin->native_json != nullptr &&
+                        blueprint::nativeJsonTag() == plugin->native_json;
+    for (auto& t : types) t->native_json = native;
   } catch (const std::exception& e) {
     // A member of the wrong JSON type (e.g. a numeric "name") throws from nlohmann's value().
     manifest_error = std::string("manifest is malformed: ") + e.what();

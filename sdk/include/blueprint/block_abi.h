@@ -21,7 +21,7 @@
  *    static const bp_block_vtable k_hello = {sizeof(bp_block_vtable), "acme.hello", 0, my_run, 0};
  *    static const bp_block_vtable *k_blocks[] = {&k_hello};
  *    static const bp_plugin k_plugin = {sizeof(bp_plugin), BP_ABI_MAJOR, BP_ABI_MINOR,
- *      "com.acme.hello", "1.0.0", MANIFEST, sizeof(MANIFEST) - 1, 0, 0, 1, k_blocks};
+ *      "com.acme.hello", "1.0.0", MANIFEST, sizeof(MANIFEST) - 1, 0, 0, 1, k_blocks, 0};
  *    BP_EXPORT const bp_plugin *bp_plugin_v1(void) { return &k_plugin; }
  *
  *  C++ authors use sdk.hpp instead, which generates all of this. */
@@ -120,6 +120,11 @@ typedef struct bp_host_api {
    *  `block_settings.<type>.<name>`) as JSON into `out`; BP_STATUS_NOT_FOUND if unset.
    *  SINCE: 1.1 */
   bp_status (*setting_get)(void *ctx, const char *name, size_t name_size, bp_sink *out);
+  /** Like state_set, with the value as a native JSON object (`nlohmann::json *`) that the host
+   *  moves from instead of parsing text. NULL unless the host passes this block native JSON
+   *  (bp_plugin.native_json matched); see bp_run_args.fields_native. SINCE: 1.2 */
+  bp_status (*state_set_native)(void *ctx, const char *path, size_t path_size, void *value,
+                                bp_sink *error);
 } bp_host_api;
 
 /** bp_run_args: everything one block execution gets.
@@ -138,6 +143,15 @@ typedef struct bp_run_args {
   bp_sink error;
   /** Optional: the end state to take, overriding success/error (e.g. `true`, `loop`). */
   bp_sink end_state;
+  /** The native JSON fast path, SINCE: 1.2. Set only when the plugin's bp_plugin.native_json
+   *  equals the host's tag (same nlohmann/json, same C++ library): then `fields_native` is the
+   *  fields object as a host-owned `const nlohmann::json *` and `fields_json` is NULL with
+   *  `fields_size` 0; `output_native` is a host-owned `nlohmann::json *` (null) the block may
+   *  move its result into instead of writing `output` (text written to `output` wins).
+   *  Otherwise both are NULL and the text members above are used. LIFETIME: until run()
+   *  returns. */
+  const void *fields_native;
+  void *output_native;
 } bp_run_args;
 
 /** bp_block_vtable: one block type. OWNERSHIP: plugin (static storage). LIFETIME: from
@@ -181,6 +195,11 @@ typedef struct bp_plugin {
   /** The block types, `block_count` pointers to vtables. */
   uint32_t block_count;
   const bp_block_vtable *const *blocks;
+  /** The in-memory JSON layout this plugin was compiled with (sdk.hpp fills it from
+   *  blueprint/native_json.hpp), or NULL. When it equals the host's own tag the host passes JSON
+   *  to this plugin's blocks natively (bp_run_args.fields_native, output_native,
+   *  bp_host_api.state_set_native) instead of as text. C plugins leave it NULL. SINCE: 1.2 */
+  const char *native_json;
 } bp_plugin;
 
 /** bp_plugin_entry_fn: the type of the one exported symbol, `bp_plugin_v1`. */

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "block_abi.h"
+#include "native_json.hpp"
 
 namespace blueprint {
 
@@ -178,6 +179,8 @@ class Result {
   const Json& value() const { return value_; }
   const std::string& message() const { return message_; }
   bool failed() const { return failed_; }
+  /// Moves the result value out (the SDK hands it to the host without copying).
+  Json takeValue() { return std::move(value_); }
 
  private:
   Result(std::string state, Json value, std::string message, bool failed = false)
@@ -248,7 +251,17 @@ class Context {
     return Json::parse(out);
   }
   /// Sets run-scoped state at a dot path; throws blueprint::Error when the host refuses.
-  void setState(std::string_view path, const Json& value) {
+  void setState(std::string_view path, const Json& value) { setState(path, Json(value)); }
+  /// Sets run-scoped state at a dot path, moving `value` to the host when it takes native JSON.
+  void setState(std::string_view path, Json&& value) {
+    if (BLUEPRINT_DETAIL_HOST_HAS(host_, state_set_native) && host_->state_set_native != nullptr) {
+      std::string error;
+      bp_sink sink = detail::stringSink(error);
+      if (host_->state_set_native(host_->ctx, path.data(), path.size(), &value, &sink) !=
+          BP_STATUS_OK)
+        throw Error(error);
+      return;
+    }
     if (!BLUEPRINT_DETAIL_HOST_HAS(host_, state_set)) throw Error("this host has no run state");
     std::string text = value.dump(), error;
     bp_sink sink = detail::stringSink(error);
@@ -362,12 +375,23 @@ void* createThunk(const char* config, std::size_t size, bp_sink* error) noexcept
 
 inline bp_status runThunk(void* instance, const bp_run_args* args) noexcept {
   try {
-    Json fields = args->fields_size == 0
-                      ? Json::object()
-                      : Json::parse(args->fields_json, args->fields_json + args->fields_size);
+    // ABI 1.2: a host with our JSON layout passes the fields and takes the result natively.
+    const bool native = args->struct_size >= offsetof(bp_run_args, output_native) + sizeof(void*) &&
+                        args->fields_native != nullptr;
+    Json parsed;
+    if (!native && args->fields_size != 0)
+      parsed = Json::parse(args->fields_json, args->fields_json + args->fields_size);
+    else if (!native)
+      parsed = Json::object();
+    const Json& fields = native ? *static_cast<const Json*>(args->fields_native) : parsed;
     Context ctx(args->host);
     Result r = static_cast<Block*>(instance)->run(ctx, fields);
-    if (!r.value().is_null()) writeSink(args->output, r.value().dump());
+    if (!r.value().is_null()) {
+      if (native && args->output_native != nullptr)
+        *static_cast<Json*>(args->output_native) = r.takeValue();
+      else
+        writeSink(args->output, r.value().dump());
+    }
     const bool default_state = r.state() == (r.failed() ? "error" : "success");
     if (!default_state) writeSink(args->end_state, r.state());
     if (r.failed()) {
@@ -421,6 +445,7 @@ struct PluginTable {
     plugin.deinit = deinit;
     plugin.block_count = static_cast<std::uint32_t>(kCount);
     plugin.blocks = pointers;
+    plugin.native_json = nativeJsonTag().c_str();
   }
 };
 
