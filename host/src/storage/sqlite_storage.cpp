@@ -9,15 +9,18 @@
 
 #include <Poco/Data/LOB.h>
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 #include <Poco/Nullable.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -168,31 +171,182 @@ Session openSession(const std::string& path) {
   return Session(Poco::Data::SQLite::Connector::KEY, path, kLoginTimeoutSeconds);
 }
 
+/// A failure of a prepared statement; Impl::run names the operation and the file.
+class SqliteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One prepared statement of the hot paths (creating, claiming and finishing jobs), compiled
+/// once per connection and reused: Poco::Data compiles every statement each time it runs, which
+/// cost as much CPU as the insert itself. A use binds parameters 1…n in order, steps, and
+/// resets the statement when it ends.
+class Prepared {
+ public:
+  Prepared(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Prepared() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  Prepared& bind(std::int64_t value) {
+    check(sqlite3_bind_int64(stmt_, ++param_, value));
+    return *this;
+  }
+  Prepared& bind(const std::string& value) {
+    check(sqlite3_bind_text(stmt_, ++param_, value.data(), static_cast<int>(value.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Prepared& bind(const char* value) { return bind(std::string(value)); }
+  Prepared& bind(const std::optional<std::string>& value) {
+    if (value) return bind(*value);
+    check(sqlite3_bind_null(stmt_, ++param_));
+    return *this;
+  }
+  Prepared& bind(const std::optional<std::int64_t>& value) {
+    if (value) return bind(*value);
+    check(sqlite3_bind_null(stmt_, ++param_));
+    return *this;
+  }
+
+  /// true: a row is ready; false: done.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SqliteError(sqlite3_errmsg(db_));
+  }
+  /// Steps a statement that returns no rows; the rows it changed.
+  std::int64_t run() {
+    while (step()) {
+    }
+    return sqlite3_changes64(db_);
+  }
+
+  bool isNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  /// Text as stored, NUL bytes included.
+  std::string text(int col) const {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    const int size = sqlite3_column_bytes(stmt_, col);
+    return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+  }
+  std::optional<std::string> optionalText(int col) const {
+    if (isNull(col)) return std::nullopt;
+    return text(col);
+  }
+  std::optional<std::int64_t> optionalInt64(int col) const {
+    if (isNull(col)) return std::nullopt;
+    return int64(col);
+  }
+
+  /// A row of `SELECT kJobColumns …`.
+  JobRecord job() const {
+    JobRecord job;
+    job.job_id = text(0);
+    job.agent_id = text(1);
+    job.blueprint_id = text(2);
+    job.agent_version = int64(3);
+    job.status = text(4);
+    job.payload = Json::parse(text(5));
+    job.artifact = optionalText(6);
+    job.error = optionalText(7);
+    job.created_at_ms = int64(8);
+    job.started_at_ms = optionalInt64(9);
+    job.finished_at_ms = optionalInt64(10);
+    job.attempts = static_cast<std::int32_t>(int64(11));
+    job.trace = Json::parse(text(12));
+    job.lease_token = int64(13);
+    job.lease_until_ms = optionalInt64(14);
+    job.cancel_requested = int64(15) != 0;
+    job.created_by = text(16);
+    return job;
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw SqliteError(sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int param_ = 0;
+};
+
+/// The prepared statements of one connection, by SQL text (each a string literal of this file).
+class PreparedCache {
+ public:
+  explicit PreparedCache(sqlite3* db) : db_(db) {}
+  ~PreparedCache() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  }
+  PreparedCache(const PreparedCache&) = delete;
+  PreparedCache& operator=(const PreparedCache&) = delete;
+
+  Prepared use(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                             SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+        throw SqliteError(sqlite3_errmsg(db_));
+      }
+      it = statements_.emplace(sql, stmt).first;
+    }
+    return Prepared(db_, it->second);
+  }
+
+ private:
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*> statements_;
+};
+
 }  // namespace
 
 struct SqliteStorage::Impl {
-  explicit Impl(const std::string& db_path) : path(db_path), session(openSession(db_path)) {}
+  explicit Impl(const std::string& db_path)
+      : path(db_path),
+        session(openSession(db_path)),
+        prepared(Poco::Data::SQLite::Utility::dbHandle(session)) {}
 
   std::string path;
   std::mutex mutex;
   Session session;
+  /// After session, so its statements are finalized before the connection closes.
+  PreparedCache prepared;
 
   /// One write waiting for its group commit (createJob, finishJob): `apply` runs inside the
   /// batch's transaction, given the batch's clock; it may run twice (once in the batch, once
   /// alone if the batch failed), so it must only assign its results.
   struct PendingWrite {
-    const char* op;  // names the write in a StorageError
+    const char* op = "";  // names the write in a StorageError
     std::function<void(Int64 now_ms)> apply;
     std::exception_ptr error;
-    bool done = false;
+    /// Waiting, then told either to lead the next batch or that its batch is durable. Each
+    /// write has its own condition variable, so a commit wakes the writers of its batch and
+    /// the next leader only, not every waiting thread.
+    enum class State { kWaiting, kLead, kDone } state = State::kWaiting;
+    std::mutex mutex;
+    std::condition_variable changed;
+
+    void tell(State next) {
+      std::lock_guard<std::mutex> lock(mutex);
+      state = next;
+      changed.notify_one();
+    }
   };
+  /// Writes waiting for the next batch, and whether a leader is committing one.
   std::mutex batch_mutex;
-  std::condition_variable batch_done;
   std::vector<PendingWrite*> pending_writes;
   bool batch_leader = false;
 
   /// Runs `write` in the next group commit and returns once it is durable (see groupCommit).
   void groupCommit(PendingWrite& write);
+  /// Runs `body` in BEGIN IMMEDIATE … COMMIT, rolled back if it throws.
+  void inTransaction(const std::function<void()>& body);
   /// Commits a batch of writes in one transaction, or one by one if that fails.
   void commitWrites(const std::vector<PendingWrite*>& batch);
 
@@ -210,14 +364,16 @@ struct SqliteStorage::Impl {
   /// Appends `events` after the job's last stored event, inside the caller's transaction.
   void insertEvents(const std::string& job_id, const std::vector<std::string>& events) {
     Int64 next_seq = 0;
-    session << "SELECT COALESCE(MAX(seq) + 1, 0) FROM job_events WHERE job_id = ?", bind(job_id),
-        into(next_seq), now;
-    std::vector<std::string> job_ids(events.size(), job_id);
-    std::vector<Int64> seqs(events.size());
-    for (std::size_t i = 0; i < seqs.size(); ++i) seqs[i] = next_seq + static_cast<Int64>(i);
-    std::vector<std::string> data = events;
-    session << "INSERT INTO job_events (job_id, seq, data) VALUES (?, ?, ?)", use(job_ids),
-        use(seqs), use(data), now;
+    {
+      Prepared max_seq =
+          prepared.use("SELECT COALESCE(MAX(seq) + 1, 0) FROM job_events WHERE job_id = ?");
+      max_seq.bind(job_id);
+      if (max_seq.step()) next_seq = max_seq.int64(0);
+    }
+    for (const std::string& data : events) {
+      Prepared insert = prepared.use("INSERT INTO job_events (job_id, seq, data) VALUES (?, ?, ?)");
+      insert.bind(job_id).bind(next_seq++).bind(data).run();
+    }
   }
 
   /// Runs `body` under the mutex; Poco and JSON failures become StorageError naming `op`.
@@ -480,23 +636,56 @@ std::pair<JobRecord, bool> SqliteStorage::Impl::insertJob(const JobRecord& job,
   }
   JobRecord stored = job;
   if (stored.created_at_ms == 0) stored.created_at_ms = now_ms;
-  Statement insert(session);
-  insert << "INSERT INTO jobs (" << kJobColumns
-         << ", idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  bindJob(insert, stored);
-  insert.addBind(bind(idempotency_key.empty() ? Poco::Nullable<std::string>()
-                                              : Poco::Nullable<std::string>(idempotency_key)));
-  insert.execute();
+  static const std::string kInsert =
+      std::string("INSERT INTO jobs (") + kJobColumns +
+      ", idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  Prepared insert = prepared.use(kInsert);
+  insert.bind(stored.job_id)
+      .bind(stored.agent_id)
+      .bind(stored.blueprint_id)
+      .bind(stored.agent_version)
+      .bind(stored.status)
+      .bind(toText(stored.payload))
+      .bind(stored.artifact)
+      .bind(stored.error)
+      .bind(stored.created_at_ms)
+      .bind(stored.started_at_ms)
+      .bind(stored.finished_at_ms)
+      .bind(static_cast<Int64>(stored.attempts))
+      .bind(toText(stored.trace))
+      .bind(stored.lease_token)
+      .bind(stored.lease_until_ms)
+      .bind(static_cast<Int64>(stored.cancel_requested ? 1 : 0))
+      .bind(stored.created_by)
+      .bind(idempotency_key.empty() ? std::optional<std::string>() : idempotency_key)
+      .run();
   return {std::move(stored), true};
+}
+
+void SqliteStorage::Impl::inTransaction(const std::function<void()>& body) {
+  // WriteTransaction's statements, prepared once.
+  prepared.use("BEGIN IMMEDIATE").run();
+  try {
+    body();
+    prepared.use("COMMIT").run();
+  } catch (...) {
+    try {
+      prepared.use("ROLLBACK").run();
+    } catch (...) {
+      // SQLite may already have rolled back (e.g. after an I/O error); nothing left to undo.
+    }
+    throw;
+  }
 }
 
 void SqliteStorage::Impl::commitWrites(const std::vector<PendingWrite*>& batch) {
   try {
     run("group commit", [&] {
       const Int64 now_ms = nowMs();
-      WriteTransaction tx(session);
-      for (PendingWrite* p : batch) p->apply(now_ms);
-      tx.commit();  // one fsync for the whole batch
+      // One fsync for the whole batch.
+      inTransaction([&] {
+        for (PendingWrite* p : batch) p->apply(now_ms);
+      });
     });
     return;
   } catch (const std::exception&) {
@@ -505,11 +694,7 @@ void SqliteStorage::Impl::commitWrites(const std::vector<PendingWrite*>& batch) 
   }
   for (PendingWrite* p : batch) {
     try {
-      run(p->op, [&] {
-        WriteTransaction tx(session);
-        p->apply(nowMs());
-        tx.commit();
-      });
+      run(p->op, [&] { inTransaction([&] { p->apply(nowMs()); }); });
     } catch (...) {
       p->error = std::current_exception();
     }
@@ -520,33 +705,49 @@ void SqliteStorage::Impl::groupCommit(PendingWrite& mine) {
   // Group commit: every write is durable (synchronous=FULL) before this returns, but callers
   // that arrive while a commit is being synced wait for the next one and share its fsync.
   // Whoever finds no commit in progress leads the next batch; the rest sleep until theirs is
-  // done. New jobs and finished jobs share batches: a host that accepts and runs jobs at once
-  // pays one fsync for both.
-  std::unique_lock<std::mutex> lock(batch_mutex);
-  pending_writes.push_back(&mine);
-  while (!mine.done) {
-    if (batch_leader) {
-      batch_done.wait(lock);
-      continue;
-    }
+  // done, or until the leader before them hands them the lead. New jobs, finishes and claims
+  // share batches: a host that accepts and runs jobs at once pays one fsync for all of them.
+  bool lead = false;
+  {
+    std::lock_guard<std::mutex> lock(batch_mutex);
+    pending_writes.push_back(&mine);
+    lead = !batch_leader;
     batch_leader = true;
-    std::vector<PendingWrite*> batch;
-    batch.swap(pending_writes);
-    lock.unlock();
-    commitWrites(batch);
-    lock.lock();
-    for (PendingWrite* p : batch) p->done = true;
-    batch_leader = false;
-    batch_done.notify_all();
   }
-  lock.unlock();
+  if (!lead) {
+    std::unique_lock<std::mutex> lock(mine.mutex);
+    mine.changed.wait(lock, [&] { return mine.state != PendingWrite::State::kWaiting; });
+    lead = mine.state == PendingWrite::State::kLead;
+  }
+  if (lead) {
+    std::vector<PendingWrite*> batch;
+    {
+      std::lock_guard<std::mutex> lock(batch_mutex);
+      batch.swap(pending_writes);  // mine among them
+    }
+    commitWrites(batch);
+    PendingWrite* next_leader = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(batch_mutex);
+      if (pending_writes.empty())
+        batch_leader = false;
+      else
+        next_leader = pending_writes.front();
+    }
+    // The next batch starts before this one's writers are told; none of them is touched once
+    // told (each returns and destroys its PendingWrite).
+    if (next_leader != nullptr) next_leader->tell(PendingWrite::State::kLead);
+    for (PendingWrite* p : batch)
+      if (p != &mine) p->tell(PendingWrite::State::kDone);
+  }
   if (mine.error) std::rethrow_exception(mine.error);
 }
 
 std::pair<JobRecord, bool> SqliteStorage::createJob(const JobRecord& job,
                                                     const std::string& idempotency_key) {
   std::optional<std::pair<JobRecord, bool>> result;
-  Impl::PendingWrite mine{"createJob", nullptr, nullptr, false};
+  Impl::PendingWrite mine;
+  mine.op = "createJob";
   mine.apply = [&](Int64 now_ms) { result = impl_->insertJob(job, idempotency_key, now_ms); };
   impl_->groupCommit(mine);
   return std::move(*result);
@@ -620,52 +821,54 @@ std::vector<JobRecord> SqliteStorage::Impl::claimIn(std::chrono::milliseconds le
   if (max_jobs == 0) return {};
   const Int64 limit = static_cast<Int64>(max_jobs);
   // Two index walks (status, created_at_ms) instead of one OR, then the oldest of both.
-  std::vector<std::string> queued_id, expired_id;
-  std::vector<Int64> queued_created, expired_created;
-  session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ?"
-             " ORDER BY created_at_ms, job_id LIMIT ?",
-      bind(std::string(job_status::kQueued)), bind(limit), into(queued_id), into(queued_created),
-      now;
-  session << "SELECT job_id, created_at_ms FROM jobs WHERE status = ? AND lease_until_ms < ?"
-             " ORDER BY created_at_ms, job_id LIMIT ?",
-      bind(std::string(job_status::kInProgress)), bind(now_ms), bind(limit), into(expired_id),
-      into(expired_created), now;
   std::vector<std::pair<Int64, std::string>> candidates;
-  candidates.reserve(queued_id.size() + expired_id.size());
-  for (std::size_t i = 0; i < queued_id.size(); ++i)
-    candidates.emplace_back(queued_created[i], std::move(queued_id[i]));
-  for (std::size_t i = 0; i < expired_id.size(); ++i)
-    candidates.emplace_back(expired_created[i], std::move(expired_id[i]));
+  {
+    Prepared queued = prepared.use(
+        "SELECT created_at_ms, job_id FROM jobs WHERE status = ?"
+        " ORDER BY created_at_ms, job_id LIMIT ?");
+    queued.bind(job_status::kQueued).bind(limit);
+    while (queued.step()) candidates.emplace_back(queued.int64(0), queued.text(1));
+  }
+  {
+    Prepared expired = prepared.use(
+        "SELECT created_at_ms, job_id FROM jobs WHERE status = ? AND lease_until_ms < ?"
+        " ORDER BY created_at_ms, job_id LIMIT ?");
+    expired.bind(job_status::kInProgress).bind(now_ms).bind(limit);
+    while (expired.step()) candidates.emplace_back(expired.int64(0), expired.text(1));
+  }
   std::sort(candidates.begin(), candidates.end());
   if (candidates.size() > max_jobs) candidates.resize(max_jobs);
   if (candidates.empty()) return {};
 
   // Tokens last+1 … last+n, one per job in claim order, from the one counter row.
-  const std::size_t n = candidates.size();
-  session << "UPDATE lease_counter SET last_token = last_token + ? WHERE id = 1",
-      bind(static_cast<Int64>(n)), now;
-  Int64 last = 0;
-  session << "SELECT last_token FROM lease_counter WHERE id = 1", into(last), now;
-  // Vector bindings (all of one size) run the statement once per job.
-  std::vector<std::string> ids, statuses(n, job_status::kInProgress);
-  std::vector<Int64> tokens, started(n, now_ms),
-      until(n, now_ms + static_cast<Int64>(lease.count()));
-  ids.reserve(n);
-  tokens.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    ids.push_back(candidates[i].second);
-    tokens.push_back(last - static_cast<Int64>(n) + 1 + static_cast<Int64>(i));
+  const Int64 n = static_cast<Int64>(candidates.size());
+  Int64 token = 0;
+  {
+    Prepared counter = prepared.use(
+        "UPDATE lease_counter SET last_token = last_token + ? WHERE id = 1 RETURNING last_token");
+    counter.bind(n);
+    if (!counter.step()) throw SqliteError("the lease_counter row is missing");
+    token = counter.int64(0) - n;
   }
-  session << "UPDATE jobs SET status = ?, attempts = attempts + 1,"
-             " started_at_ms = COALESCE(started_at_ms, ?), lease_token = ?, lease_until_ms = ?"
-             " WHERE job_id = ?",
-      use(statuses), use(started), use(tokens), use(until), use(ids), now;
-  Statement select(session);
-  select << "SELECT " << kJobColumns << " FROM jobs WHERE job_id IN (?";
-  for (std::size_t i = 1; i < n; ++i) select << ", ?";
-  select << ") ORDER BY created_at_ms, job_id";
-  for (const std::string& id : ids) select.addBind(bind(id));
-  return fetchJobs(select);
+  static const std::string kClaim =
+      std::string(
+          "UPDATE jobs SET status = ?, attempts = attempts + 1,"
+          " started_at_ms = COALESCE(started_at_ms, ?), lease_token = ?,"
+          " lease_until_ms = ? WHERE job_id = ? RETURNING ") +
+      kJobColumns;
+  std::vector<JobRecord> claimed;
+  claimed.reserve(candidates.size());
+  for (const auto& candidate : candidates) {
+    Prepared claim = prepared.use(kClaim);
+    claim.bind(job_status::kInProgress)
+        .bind(now_ms)
+        .bind(++token)
+        .bind(now_ms + static_cast<Int64>(lease.count()))
+        .bind(candidate.second);
+    if (!claim.step()) throw SqliteError("claimed job " + candidate.second + " vanished");
+    claimed.push_back(claim.job());
+  }
+  return claimed;
 }
 
 std::vector<JobRecord> SqliteStorage::claimJobs(std::chrono::milliseconds lease,
@@ -674,7 +877,8 @@ std::vector<JobRecord> SqliteStorage::claimJobs(std::chrono::milliseconds lease,
   // Claims share group commits with creates and finishes: idle workers claiming at once, or a
   // claim beside a burst of submits, pay one fsync together.
   std::vector<JobRecord> claimed;
-  Impl::PendingWrite mine{"claimJobs", nullptr, nullptr, false};
+  Impl::PendingWrite mine;
+  mine.op = "claimJobs";
   mine.apply = [&](Int64 now_ms) { claimed = impl_->claimIn(lease, max_jobs, now_ms); };
   impl_->groupCommit(mine);
   return claimed;
@@ -732,13 +936,18 @@ bool SqliteStorage::Impl::writeFinish(const JobRecord& job, Int64 lease_token,
                        job.status == job_status::kCancelled)) {
     finished_at = now_ms;
   }
-  Statement update(session);
-  update << "UPDATE jobs SET status = ?, artifact = ?, error = ?, trace = ?, finished_at_ms = ?"
-            " WHERE job_id = ? AND lease_token = ? AND status = ?",
-      bind(job.status), bind(toNullable(job.artifact)), bind(toNullable(job.error)),
-      bind(toText(job.trace)), bind(toNullable(finished_at)), bind(job.job_id), bind(lease_token),
-      bind(std::string(job_status::kInProgress));
-  if (update.execute() == 0) return false;
+  Prepared update = prepared.use(
+      "UPDATE jobs SET status = ?, artifact = ?, error = ?, trace = ?, finished_at_ms = ?"
+      " WHERE job_id = ? AND lease_token = ? AND status = ?");
+  update.bind(job.status)
+      .bind(job.artifact)
+      .bind(job.error)
+      .bind(toText(job.trace))
+      .bind(finished_at)
+      .bind(job.job_id)
+      .bind(lease_token)
+      .bind(job_status::kInProgress);
+  if (update.run() == 0) return false;
   if (!events.empty()) insertEvents(job.job_id, events);
   return true;
 }
@@ -749,7 +958,8 @@ bool SqliteStorage::finishJob(const JobRecord& job, std::int64_t lease_token,
   // write, so one whose token lost the job writes nothing while the others of its batch do,
   // and each caller returns once its own write is durable.
   bool written = false;
-  Impl::PendingWrite mine{"finishJob", nullptr, nullptr, false};
+  Impl::PendingWrite mine;
+  mine.op = "finishJob";
   mine.apply = [&](Int64 now_ms) {
     written = impl_->writeFinish(job, lease_token, events, now_ms);
   };
@@ -763,7 +973,8 @@ Storage::FinishAndClaim SqliteStorage::finishJobAndClaim(const JobRecord& job,
                                                          std::chrono::milliseconds lease,
                                                          std::size_t max_jobs) {
   FinishAndClaim result;
-  Impl::PendingWrite mine{"finishJobAndClaim", nullptr, nullptr, false};
+  Impl::PendingWrite mine;
+  mine.op = "finishJobAndClaim";
   mine.apply = [&](Int64 now_ms) {
     result.written = impl_->writeFinish(job, lease_token, events, now_ms);
     result.claimed = impl_->claimIn(lease, max_jobs, now_ms);
