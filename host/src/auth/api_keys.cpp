@@ -6,6 +6,7 @@
 #include <Poco/SHA2Engine.h>
 
 #include <sys/stat.h>
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -59,8 +60,8 @@ ApiKeys::Key parseKey(const Json& j, const std::string& where) {
   return key;
 }
 
-/// Compares two equal-length hex strings without an early exit.
-bool constantTimeEqual(const std::string& a, const std::string& b) {
+/// Compares two equal-length strings without an early exit.
+bool constantTimeEqual(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
@@ -78,6 +79,8 @@ ApiKeys ApiKeys::fromFile(const fs::path& file) {
                              " must be {\"keys\":[{\"name\",\"sha256\",\"scopes\":[…]}]}");
   ApiKeys keys;
   for (const Json& k : j["keys"]) keys.keys_.push_back(parseKey(k, file.string()));
+  static std::atomic<std::uint64_t> next_set_id{1};
+  keys.set_id_ = next_set_id.fetch_add(1);
   return keys;
 }
 
@@ -109,11 +112,29 @@ std::optional<Principal> ApiKeys::authenticate(std::string_view header) const {
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   if (token.empty()) return std::nullopt;
+  // A connection thread usually serves one client, which sends the same key on every request:
+  // the last key this thread verified is remembered (with the key set it matched in), so a
+  // keep-alive client pays for one SHA-256, not one per request. Only successes are cached: a
+  // wrong key always costs the hash. The token is compared in constant time like the hashes.
+  struct Verified {
+    std::uint64_t set_id = 0;
+    std::string token;
+    Principal principal;
+  };
+  thread_local Verified last;
+  if (set_id_ != 0 && last.set_id == set_id_ && last.token.size() == token.size() &&
+      constantTimeEqual(last.token, token))
+    return last.principal;
   const std::string hash = sha256Hex(token);
   std::optional<Principal> found;
   for (const Key& k : keys_) {  // every key is compared, so timing does not tell which matched
     if (constantTimeEqual(hash, k.sha256_hex) && !found)
       found = Principal{k.name, k.admin, k.invoke};
+  }
+  if (found && set_id_ != 0) {
+    last.set_id = set_id_;
+    last.token.assign(token);
+    last.principal = *found;
   }
   return found;
 }

@@ -3,6 +3,7 @@
 // hashes; a presented key is hashed and compared with every configured hash in constant time.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ class ApiKeys {
 
  private:
   std::vector<Key> keys_;
+  /// Tells key sets apart for the per-thread cache of authenticate() (a reload makes a new set).
+  std::uint64_t set_id_ = 0;
 };
 
 }  // namespace blueprint::host

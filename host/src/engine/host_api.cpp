@@ -61,6 +61,18 @@ bp_status envGet(void* ctx, const char* path, std::size_t size, bp_sink* out) {
   }
 }
 
+bp_status envGetNative(void* ctx, const char* path, std::size_t size, void* out) {
+  try {
+    BlockCall& call = callOf(ctx);
+    Json value = call.execution->lookup(call.block, parsePath(std::string_view(path, size)));
+    if (value.is_null()) return BP_STATUS_NOT_FOUND;
+    if (out != nullptr) *static_cast<Json*>(out) = std::move(value);
+    return BP_STATUS_OK;
+  } catch (...) {
+    return BP_STATUS_ERROR;
+  }
+}
+
 bp_status stateGet(void* ctx, const char* path, std::size_t size, bp_sink* out) {
   try {
     Path p = parsePath(std::string_view(path, size));
@@ -261,6 +273,7 @@ bp_host_api makeHostApi(BlockCall* call, bool native) {
   api.kv_delete = &kvDelete;
   api.setting_get = &settingGet;
   api.state_set_native = native ? &stateSetNative : nullptr;
+  api.env_get_native = native ? &envGetNative : nullptr;
   return api;
 }
 

@@ -39,7 +39,7 @@ std::string RunShared::limitError() {
 
 Execution::Execution(RunShared& run, const CompiledBlueprint& blueprint, const Subgraph& graph,
                      Execution* parent, bool inherit_results, std::shared_ptr<const Json> payload,
-                     Json scope_vars, Json entry_result, int depth)
+                     Json scope_vars, std::shared_ptr<const Json> entry_result, int depth)
     : run_(run),
       blueprint_(blueprint),
       graph_(graph),
@@ -91,6 +91,7 @@ void Execution::stop() {
 ExecutionResult Execution::execute() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    ready_.reserve(blueprint_.blocks.size());
     for (std::size_t e : graph_.entries) {
       fired_from_[e] = -2;
       if (remaining_[e] == 0) ready_.push_back(e);
@@ -117,10 +118,9 @@ ExecutionResult Execution::execute() {
 
 void Execution::lane() {
   std::unique_lock<std::mutex> lock(mutex_);
-  while (!ready_.empty() && !stopped_.load(std::memory_order_relaxed)) {
-    const std::size_t b = ready_.front();
-    ready_.pop_front();
-    if (!ready_.empty() && lanes_ < kMaxLanesPerExecution) {
+  while (ready_head_ < ready_.size() && !stopped_.load(std::memory_order_relaxed)) {
+    const std::size_t b = ready_[ready_head_++];
+    if (ready_head_ < ready_.size() && lanes_ < kMaxLanesPerExecution) {
       ++lanes_;
       threads_.emplace_back([this] { lane(); });
     }
@@ -206,7 +206,7 @@ Json Execution::lookup(std::size_t b, const Path& path) const {
     const Json* base = nullptr;
     Json message;
     if (path.root == Path::Root::Result) {
-      base = from >= 0 ? &outputs_[static_cast<std::size_t>(from)] : &entry_result_;
+      base = from >= 0 ? &outputs_[static_cast<std::size_t>(from)] : entry_result_.get();
     } else {
       if (from >= 0)
         messageOf(static_cast<std::size_t>(from), message);
@@ -347,7 +347,8 @@ ExecutionResult Execution::runBranch(std::size_t b, const std::string& end_state
   }
   auto it = blueprint_.branch_graphs.find({b, end_state});
   if (it == blueprint_.branch_graphs.end() || it->second.entries.empty()) return r;  // empty body
-  Json entry_result = scope.is_object() && scope.contains("item") ? scope["item"] : Json(nullptr);
+  auto entry_result = std::make_shared<const Json>(
+      scope.is_object() && scope.contains("item") ? scope["item"] : Json(nullptr));
   Execution branch(run_, blueprint_, it->second, this, true, payload_, scope,
                    std::move(entry_result), depth_ + 1);
   return branch.execute();
@@ -369,8 +370,9 @@ ExecutionResult Execution::runBlueprint(const std::string& blueprint_id, const J
     return r;
   }
   const Subgraph& graph = target->trigger >= 0 ? target->api_graph : target->whole_graph;
-  Execution sub(run_, *target, graph, this, false, std::make_shared<const Json>(payload),
-                Json::object(), payload, depth_ + 1);
+  auto shared_payload = std::make_shared<const Json>(payload);
+  Execution sub(run_, *target, graph, this, false, shared_payload, Json::object(), shared_payload,
+                depth_ + 1);
   return sub.execute();
 }
 

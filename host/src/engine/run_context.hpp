@@ -10,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,7 +74,7 @@ class Execution {
   /// `inherit_results` makes `results.<id>` of the parent visible (loop branches).
   Execution(RunShared& run, const CompiledBlueprint& blueprint, const Subgraph& graph,
             Execution* parent, bool inherit_results, std::shared_ptr<const Json> payload,
-            Json scope_vars, Json entry_result, int depth);
+            Json scope_vars, std::shared_ptr<const Json> entry_result, int depth);
   ~Execution();
 
   ExecutionResult execute();
@@ -123,7 +122,7 @@ class Execution {
   bool inherit_results_;
   std::shared_ptr<const Json> payload_;
   Json scope_vars_;
-  Json entry_result_;
+  std::shared_ptr<const Json> entry_result_;  ///< `result` of the entry blocks (never null)
   int depth_;
 
   mutable std::mutex mutex_;
@@ -134,7 +133,10 @@ class Execution {
   /// Messages of blocks that ended with one (few do): (block, message).
   std::vector<std::pair<std::size_t, std::string>> messages_;
   std::vector<char> done_;  ///< output final and visible as results.<id>
-  std::deque<std::size_t> ready_;
+  /// Blocks ready to run, in the order they became ready; ready_[ready_head_] is next. Each
+  /// block becomes ready at most once per execution, so the list never outgrows the blueprint.
+  std::vector<std::size_t> ready_;
+  std::size_t ready_head_ = 0;
   int lanes_ = 0;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};

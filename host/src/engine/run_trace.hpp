@@ -57,7 +57,7 @@ class RunTrace {
  private:
   // Entries live in fixed chunks (each under 1 KiB): no reallocation while the run appends, and
   // no allocation large enough to make malloc consolidate its free lists on the hot path.
-  static constexpr std::size_t kChunk = 12;
+  static constexpr std::size_t kChunk = 8;
   using Chunk = std::array<TraceEntry, kChunk>;
 
   mutable std::mutex mutex_;

@@ -25,12 +25,17 @@ void RunControl::waitUntil(std::chrono::steady_clock::time_point deadline) {
 RunResult Runner::run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
                       const Json& payload, const RunOptions& options, RunObserver& observer,
                       RunControl& control) {
+  return run(agent, blueprint, std::make_shared<const Json>(payload), options, observer, control);
+}
+
+RunResult Runner::run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
+                      std::shared_ptr<const Json> payload, const RunOptions& options,
+                      RunObserver& observer, RunControl& control) {
   RunShared shared(agent, options, observer, control);
   const Subgraph& graph = blueprint.trigger >= 0 ? blueprint.api_graph : blueprint.whole_graph;
   ExecutionResult er;
   {
-    Execution top(shared, blueprint, graph, nullptr, false, std::make_shared<const Json>(payload),
-                  Json::object(), payload, 0);
+    Execution top(shared, blueprint, graph, nullptr, false, payload, Json::object(), payload, 0);
     er = top.execute();
   }
   RunResult result;

@@ -88,6 +88,10 @@ class Runner {
   static RunResult run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
                        const Json& payload, const RunOptions& options, RunObserver& observer,
                        RunControl& control);
+  /// The same with a payload the run shares instead of copying (the trigger's request body).
+  static RunResult run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
+                       std::shared_ptr<const Json> payload, const RunOptions& options,
+                       RunObserver& observer, RunControl& control);
 };
 
 }  // namespace blueprint::host

@@ -3,35 +3,30 @@
 
 #include <Poco/Net/StreamSocket.h>
 
-#include <ostream>
-#include <streambuf>
+#include <cstdio>
 #include <string>
 
 namespace blueprint::host {
 
-namespace {
-
-/// An ostream target that appends to a std::string, so Poco's own header writer
-/// (HTTPResponse::write) formats the status line and fields without a stringstream copy.
-class StringAppendBuf final : public std::streambuf {
- public:
-  explicit StringAppendBuf(std::string& out) : out_(out) {}
-
- protected:
-  int_type overflow(int_type ch) override {
-    if (ch != traits_type::eof()) out_.push_back(static_cast<char>(ch));
-    return ch;
+void OneWriteResponse::appendHead(std::string& out) const {
+  // The bytes of HTTPResponse::write (status line, every field as `Name: value`, a blank line),
+  // appended straight to the string: an ostream per answer cost more than formatting it.
+  out += getVersion();
+  out += ' ';
+  char status[16];
+  const int n = std::snprintf(status, sizeof(status), "%d", static_cast<int>(getStatus()));
+  out.append(status, static_cast<std::size_t>(n));
+  out += ' ';
+  out += getReason();
+  out += "\r\n";
+  for (auto it = begin(); it != end(); ++it) {
+    out += it->first;
+    out += ": ";
+    out += it->second;
+    out += "\r\n";
   }
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.append(s, static_cast<std::size_t>(n));
-    return n;
-  }
-
- private:
-  std::string& out_;
-};
-
-}  // namespace
+  out += "\r\n";
+}
 
 OneWriteResponse::OneWriteResponse(Poco::Net::HTTPServerSession& session)
     : Poco::Net::HTTPServerResponseImpl(session), session_(session) {}
@@ -44,11 +39,7 @@ void OneWriteResponse::sendBuffer(const void* buffer, std::size_t length) {
   // capacity between them, so the steady state allocates nothing here.
   thread_local std::string out;
   out.clear();
-  {
-    StringAppendBuf target(out);
-    std::ostream header(&target);
-    write(header);
-  }
+  appendHead(out);
   if (!head_request_) out.append(static_cast<const char*>(buffer), length);
 
   sent_whole_ = true;  // even if the peer is gone: never answer this request a second time

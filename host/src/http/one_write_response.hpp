@@ -4,6 +4,8 @@
 // send(2) with its header, instead of Poco's two. See docs/decisions/007-http-connection-loop.md.
 #pragma once
 
+#include <string>
+
 #include <Poco/Net/HTTPServerResponseImpl.h>
 #include <Poco/Net/HTTPServerSession.h>
 
@@ -21,6 +23,9 @@ class OneWriteResponse final : public Poco::Net::HTTPServerResponseImpl {
   bool sent() const override;
 
  private:
+  /// Status line and header fields as HTTPResponse::write formats them.
+  void appendHead(std::string& out) const;
+
   Poco::Net::HTTPServerSession& session_;
   bool head_request_ = false;
   bool sent_whole_ = false;

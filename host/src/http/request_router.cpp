@@ -7,6 +7,8 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/URI.h>
 
+#include <optional>
+
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
 
@@ -120,18 +122,27 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
                      Poco::Net::HTTPServerResponse& response) override {
     Route route = Route::NotFound;
     try {
-      Poco::URI uri(request.getURI());
-      RouteMatch match = matchRoute(request.getMethod(), uri.getPath());
+      // Most request targets are a plain path: no percent-escapes, query or fragment, not
+      // starting with "//" (an authority to Poco::URI). For those the path is the target as
+      // is, and parsing it as a URI is skipped; every other target goes through Poco::URI.
+      const std::string& target = request.getURI();
+      const bool plain = !target.empty() && target[0] == '/' &&
+                         (target.size() == 1 || target[1] != '/') &&
+                         target.find_first_of("%?#") == std::string::npos;
+      std::optional<Poco::URI> uri;
+      if (!plain) uri.emplace(target);
+      const std::string& path = plain ? target : uri->getPath();
+      RouteMatch match = matchRoute(request.getMethod(), path);
       route = match.route;
       if (route == Route::NotFound) {
         if (!match.allowed_methods.empty()) {
           response.set("Allow", match.allowed_methods);
           throw ApiError(405, "method_not_allowed",
-                         request.getMethod() + " is not allowed on " + uri.getPath() +
+                         request.getMethod() + " is not allowed on " + path +
                              " (allowed: " + match.allowed_methods + ")");
         }
         throw ApiError(404, "not_found",
-                       "no API route matches " + request.getMethod() + " " + uri.getPath());
+                       "no API route matches " + request.getMethod() + " " + path);
       }
       RequestContext ctx{services_, request, response, std::move(match.params), {}, {}};
       const Scope scope = scopeOf(route);
@@ -149,7 +160,7 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
                              (scope == Scope::Admin ? "admin" : "invoke") + " scope for this call");
         ctx.principal = *who;
       }
-      if (!uri.getRawQuery().empty()) ctx.query = uri.getQueryParameters();
+      if (uri && !uri->getRawQuery().empty()) ctx.query = uri->getQueryParameters();
       dispatch(route, ctx);
     } catch (const ApiError& e) {
       respondError(response, e.status(), e.code(), e.what(), e.details());

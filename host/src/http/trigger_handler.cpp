@@ -97,12 +97,19 @@ std::string newJobId() {
   std::uint64_t hi = rng(), lo = rng();
   hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
+  // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx from the 128 bits, most significant nibble first.
+  static const char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  std::size_t at = 0;
+  auto nibbles = [&](std::uint64_t bits, int count) {
+    for (int shift = (count - 1) * 4; shift >= 0; shift -= 4) {
+      if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+      id[at++] = kHex[(bits >> shift) & 0xF];
+    }
+  };
+  nibbles(hi, 16);
+  nibbles(lo, 16);
+  return id;
 }
 
 Json jobToJson(const JobRecord& job) {
@@ -139,7 +146,7 @@ const CompiledBlueprint& triggerable(const CompiledAgent& agent, const std::stri
 
 /// Runs `bp` on the request thread and streams it: the sync trigger and the test run.
 void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
-               const CompiledBlueprint& bp, const Json& payload) {
+               const CompiledBlueprint& bp, std::shared_ptr<const Json> payload) {
   HostServices& s = ctx.services;
   JobRecord job;
   job.job_id = newJobId();
@@ -157,7 +164,13 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   const auto started = std::chrono::steady_clock::now();
   SseStream stream(ctx.response, live, *s.heartbeat, job.job_id);
   stream.push(run_events::inProgress());
-  stream.push(run_events::executing(bp.id));
+  // The same bytes for every run of a blueprint: made once per thread and blueprint id.
+  thread_local std::string executing_for, executing_event;
+  if (executing_event.empty() || executing_for != bp.id) {
+    executing_for = bp.id;
+    executing_event = run_events::executing(bp.id);
+  }
+  stream.push(executing_event);
   // The trace stays compact unless the job is fetched: most sync runs' traces are never read.
   RunOptions options = *s.run_options;
   options.defer_trace = true;
@@ -193,7 +206,7 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   if (stream.callerGone()) live->markCallerGone();
   if (live->callerGone()) {
     // Nobody saw the end: keep it where …/jobs/{id} and …/events find it after a restart too.
-    final_record.payload = payload;
+    final_record.payload = *payload;
     if (result.deferred_trace) final_record.trace = result.deferred_trace->toJson();
     try {
       s.storage->putJob(final_record);
@@ -213,18 +226,18 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
 }  // namespace
 
 void handleTrigger(RequestContext& ctx) {
-  Json body = readJsonBody(ctx, false);
-  checkTriggerBody(body);
+  auto body = std::make_shared<const Json>(readJsonBody(ctx, false));
+  checkTriggerBody(*body);
   auto agent = ctx.services.agents->deployed(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
-  streamRun(ctx, std::move(agent), bp, body);
+  streamRun(ctx, std::move(agent), bp, std::move(body));
 }
 
 void handleTestRun(RequestContext& ctx) {
   readJsonBody(ctx, true);  // the editor's button sends nothing; whatever it sends is ignored
   auto agent = ctx.services.agents->draft(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
-  streamRun(ctx, std::move(agent), bp, Json::object());
+  streamRun(ctx, std::move(agent), bp, std::make_shared<const Json>(Json::object()));
 }
 
 void handleCreateJob(RequestContext& ctx) {

@@ -22,7 +22,11 @@ inline std::string executing(const std::string& blueprint_id) {
   return statusEvent("executing", "Executing blueprint " + blueprint_id + "...");
 }
 inline std::string delta(std::string_view text) {
-  return Json{{"delta", std::string(text)}}.dump();
+  // One key: written around the escaped string rather than built as a JSON object.
+  std::string out = R"({"delta":)";
+  out += Json(std::string(text)).dump();
+  out += '}';
+  return out;
 }
 /// The Return Value as the API shows it: a string as is, other JSON serialised.
 inline std::string artifactText(const Json& value) {

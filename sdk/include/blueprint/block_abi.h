@@ -125,6 +125,9 @@ typedef struct bp_host_api {
    *  (bp_plugin.native_json matched); see bp_run_args.fields_native. SINCE: 1.2 */
   bp_status (*state_set_native)(void *ctx, const char *path, size_t path_size, void *value,
                                 bp_sink *error);
+  /** Like env_get, copying the value into the native JSON object `out` (`nlohmann::json *`)
+   *  instead of writing text. NULL unless the block gets native JSON. SINCE: 1.2 */
+  bp_status (*env_get_native)(void *ctx, const char *path, size_t path_size, void *out);
 } bp_host_api;
 
 /** bp_run_args: everything one block execution gets.

@@ -234,6 +234,12 @@ class Context {
   }
   /// A value of the run environment by dot path (`payload`, `result.id`, `state.x`), if any.
   std::optional<Json> env(std::string_view path) const {
+    if (BLUEPRINT_DETAIL_HOST_HAS(host_, env_get_native) && host_->env_get_native != nullptr) {
+      Json value;
+      if (host_->env_get_native(host_->ctx, path.data(), path.size(), &value) != BP_STATUS_OK)
+        return std::nullopt;
+      return value;
+    }
     if (!BLUEPRINT_DETAIL_HOST_HAS(host_, env_get)) return std::nullopt;
     std::string out;
     bp_sink sink = detail::stringSink(out);
