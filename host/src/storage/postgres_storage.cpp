@@ -760,6 +760,14 @@ struct PostgresStorage::Impl {
   /// runs it and returns the rows.
   static std::vector<JobRecord> fetchJobs(Statement& stmt) { return job_rows::fetch<bool>(stmt); }
 
+  /// claimJobs inside the caller's session (and transaction, if any).
+  static std::vector<JobRecord> claimIn(Session& session, std::chrono::milliseconds lease,
+                                        std::size_t max_jobs);
+  /// finishJob's conditional write and its events inside the caller's transaction; false when
+  /// the token no longer holds the job (nothing written).
+  static bool writeFinish(Session& session, const JobRecord& job, std::int64_t lease_token,
+                          const std::vector<std::string>& events);
+
   static std::optional<JobRecord> firstJob(Statement& stmt) {
     std::vector<JobRecord> jobs = fetchJobs(stmt);
     if (jobs.empty()) return std::nullopt;
@@ -1107,53 +1115,8 @@ std::int64_t PostgresStorage::countQueued() {
 std::vector<JobRecord> PostgresStorage::claimJobs(std::chrono::milliseconds lease,
                                                   std::size_t max_jobs) {
   if (max_jobs == 0) return {};
-  return impl_->run("claimJobs", [&](Session& session) -> std::vector<JobRecord> {
-    // One statement: the sub-select walks jobs_claimable oldest first and locks the first
-    // `max_jobs` rows nobody else has locked (SKIP LOCKED: concurrent claimers of every host
-    // each get different jobs instead of queueing behind one); the UPDATE takes them, each under
-    // its own token (nextval runs once per row). ARRAY(…) runs the sub-select once, before the
-    // UPDATE. An in_progress job without lease_until_ms never matches (NULL < x is not true).
-    static const std::string kClaimable =
-        std::string(" status IN (") + literal(job_status::kQueued) + ", " +
-        literal(job_status::kInProgress) + ") AND (status = " + literal(job_status::kQueued) +
-        " OR lease_until_ms < $1)";
-    static const std::string kClaim =
-        std::string("UPDATE jobs SET status = ") + literal(job_status::kInProgress) +
-        ", attempts = attempts + 1, started_at_ms = COALESCE(started_at_ms, $1),"
-        " lease_token = nextval('lease_tokens'), lease_until_ms = $2"
-        " WHERE job_id = ANY (ARRAY(SELECT job_id FROM jobs WHERE" +
-        kClaimable +
-        " ORDER BY created_at_ms, job_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
-        " RETURNING " +
-        kJobColumns;
-    static const std::string kAnyClaimable =
-        "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE" + kClaimable + " LIMIT 1) AS any_job";
-    // The sub-select sees the jobs committed when the statement began. If concurrent claimers
-    // take all of those meanwhile, it finds nothing although jobs created since are waiting;
-    // a fresh statement sees them. So an empty claim is retried while a job looks claimable,
-    // a bounded number of times (a row locked by a slow transaction also looks claimable).
-    constexpr int kAttempts = 8;
-    for (int attempt = 0; attempt < kAttempts; ++attempt) {
-      const Int64 now_ms = nowMs();
-      Statement claim(session);
-      claim << kClaim;
-      claim.addBind(bind(now_ms));
-      claim.addBind(bind(now_ms + static_cast<Int64>(lease.count())));
-      claim.addBind(bind(static_cast<Int64>(max_jobs)));
-      std::vector<JobRecord> jobs = Impl::fetchJobs(claim);
-      if (!jobs.empty()) {
-        // RETURNING follows no order: give them back oldest first, as claimed.
-        std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
-          return std::tie(a.created_at_ms, a.job_id) < std::tie(b.created_at_ms, b.job_id);
-        });
-        return jobs;
-      }
-      Int64 claimable = 0;
-      session << kAnyClaimable, bind(nowMs()), into(claimable), now;
-      if (claimable == 0) break;
-    }
-    return {};
-  });
+  return impl_->run("claimJobs",
+                    [&](Session& session) { return Impl::claimIn(session, lease, max_jobs); });
 }
 
 std::size_t PostgresStorage::unclaimJobs(
@@ -1198,35 +1161,105 @@ bool PostgresStorage::renewLease(const std::string& job_id, std::int64_t lease_t
   });
 }
 
+std::vector<JobRecord> PostgresStorage::Impl::claimIn(Session& session,
+                                                      std::chrono::milliseconds lease,
+                                                      std::size_t max_jobs) {
+  if (max_jobs == 0) return {};
+  // One statement: the sub-select walks jobs_claimable oldest first and locks the first
+  // `max_jobs` rows nobody else has locked (SKIP LOCKED: concurrent claimers of every host
+  // each get different jobs instead of queueing behind one); the UPDATE takes them, each under
+  // its own token (nextval runs once per row). ARRAY(…) runs the sub-select once, before the
+  // UPDATE. An in_progress job without lease_until_ms never matches (NULL < x is not true).
+  static const std::string kClaimable = std::string(" status IN (") + literal(job_status::kQueued) +
+                                        ", " + literal(job_status::kInProgress) +
+                                        ") AND (status = " + literal(job_status::kQueued) +
+                                        " OR lease_until_ms < $1)";
+  static const std::string kClaim =
+      std::string("UPDATE jobs SET status = ") + literal(job_status::kInProgress) +
+      ", attempts = attempts + 1, started_at_ms = COALESCE(started_at_ms, $1),"
+      " lease_token = nextval('lease_tokens'), lease_until_ms = $2"
+      " WHERE job_id = ANY (ARRAY(SELECT job_id FROM jobs WHERE" +
+      kClaimable +
+      " ORDER BY created_at_ms, job_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
+      " RETURNING " +
+      kJobColumns;
+  static const std::string kAnyClaimable =
+      "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE" + kClaimable + " LIMIT 1) AS any_job";
+  // The sub-select sees the jobs committed when the statement began. If concurrent claimers
+  // take all of those meanwhile, it finds nothing although jobs created since are waiting;
+  // a fresh statement sees them. So an empty claim is retried while a job looks claimable,
+  // a bounded number of times (a row locked by a slow transaction also looks claimable).
+  constexpr int kAttempts = 8;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const Int64 now_ms = nowMs();
+    Statement claim(session);
+    claim << kClaim;
+    claim.addBind(bind(now_ms));
+    claim.addBind(bind(now_ms + static_cast<Int64>(lease.count())));
+    claim.addBind(bind(static_cast<Int64>(max_jobs)));
+    std::vector<JobRecord> jobs = Impl::fetchJobs(claim);
+    if (!jobs.empty()) {
+      // RETURNING follows no order: give them back oldest first, as claimed.
+      std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
+        return std::tie(a.created_at_ms, a.job_id) < std::tie(b.created_at_ms, b.job_id);
+      });
+      return jobs;
+    }
+    Int64 claimable = 0;
+    session << kAnyClaimable, bind(nowMs()), into(claimable), now;
+    if (claimable == 0) break;
+  }
+  return {};
+}
+
+bool PostgresStorage::Impl::writeFinish(Session& session, const JobRecord& job,
+                                        std::int64_t lease_token,
+                                        const std::vector<std::string>& events) {
+  // One conditional UPDATE: the fencing check and the write cannot be split by a takeover (the
+  // row lock it takes holds off a concurrent claim until the transaction ends). The events go
+  // in the same transaction, and only when the UPDATE found the job, so a stale attempt writes
+  // nothing. Retention deletes by finished_at, so a finished job always gets one; a job handed
+  // back to the queue keeps none and is announced like a new one.
+  std::optional<std::int64_t> finished_at = job.finished_at_ms;
+  if (!finished_at && isFinished(job.status)) finished_at = nowMs();
+  Statement update(session);
+  update << "UPDATE jobs SET status = $1, artifact = $2::bytea, error = $3::bytea, trace = $4,"
+            " finished_at_ms = $5 WHERE job_id = $6 AND lease_token = $7 AND status = "
+         << literal(job_status::kInProgress),
+      bind(job.status), bind(toByteaHex(job.artifact)), bind(toByteaHex(job.error)),
+      bind(toText(job.trace)), bind(toNullable(finished_at)), bind(job.job_id),
+      bind(Int64(lease_token));
+  if (update.execute() == 0) return false;
+  insertEvents(session, job.job_id, events);
+  if (job.status == job_status::kQueued) notifyJobs(session);
+  return true;
+}
+
 bool PostgresStorage::finishJob(const JobRecord& job, std::int64_t lease_token,
                                 const std::vector<std::string>& events) {
   return impl_->run("finishJob", [&](Session& session) {
-    // One conditional UPDATE: the fencing check and the write cannot be split by a takeover (the
-    // row lock it takes holds off a concurrent claim until this transaction ends). The events go
-    // in the same transaction, and only when the UPDATE found the job, so a stale attempt writes
-    // nothing. Retention deletes by finished_at, so a finished job always gets one; a job handed
-    // back to the queue keeps none and is announced like a new one.
-    std::optional<std::int64_t> finished_at = job.finished_at_ms;
-    if (!finished_at && isFinished(job.status)) finished_at = nowMs();
-    const bool handing_back = job.status == job_status::kQueued;
+    // A lone UPDATE needs no transaction of its own.
     std::optional<Transaction> tx;
-    if (handing_back || !events.empty()) tx.emplace(session);
-    Statement update(session);
-    update << "UPDATE jobs SET status = $1, artifact = $2::bytea, error = $3::bytea, trace = $4,"
-              " finished_at_ms = $5 WHERE job_id = $6 AND lease_token = $7 AND status = "
-           << literal(job_status::kInProgress),
-        bind(job.status), bind(toByteaHex(job.artifact)), bind(toByteaHex(job.error)),
-        bind(toText(job.trace)), bind(toNullable(finished_at)), bind(job.job_id),
-        bind(Int64(lease_token));
-    const bool written = update.execute() > 0;
-    if (tx) {
-      if (written) {
-        Impl::insertEvents(session, job.job_id, events);
-        if (handing_back) notifyJobs(session);
-      }
-      tx->commit();
-    }
+    if (job.status == job_status::kQueued || !events.empty()) tx.emplace(session);
+    const bool written = Impl::writeFinish(session, job, lease_token, events);
+    if (tx) tx->commit();
     return written;
+  });
+}
+
+Storage::FinishAndClaim PostgresStorage::finishJobAndClaim(const JobRecord& job,
+                                                           std::int64_t lease_token,
+                                                           const std::vector<std::string>& events,
+                                                           std::chrono::milliseconds lease,
+                                                           std::size_t max_jobs) {
+  return impl_->run("finishJobAndClaim", [&](Session& session) {
+    // One transaction, one commit: the finish, then the claim of the worker's next jobs.
+    FinishAndClaim result;
+    Transaction tx(session);
+    result.written = Impl::writeFinish(session, job, lease_token, events);
+    result.claimed = Impl::claimIn(session, lease, max_jobs);
+    tx.commit();
+    return result;
   });
 }
 

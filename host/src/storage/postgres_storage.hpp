@@ -72,6 +72,9 @@ class PostgresStorage final : public Storage {
                   std::chrono::milliseconds lease, bool* cancel_requested) override;
   bool finishJob(const JobRecord& job, std::int64_t lease_token,
                  const std::vector<std::string>& events) override;
+  FinishAndClaim finishJobAndClaim(const JobRecord& job, std::int64_t lease_token,
+                                   const std::vector<std::string>& events,
+                                   std::chrono::milliseconds lease, std::size_t max_jobs) override;
   std::optional<JobRecord> requestCancel(const std::string& job_id) override;
   std::pair<std::optional<JobRecord>, bool> retryJob(const std::string& job_id) override;
   std::int64_t deleteFinishedBefore(std::int64_t cutoff_ms, std::int64_t batch) override;
