@@ -282,7 +282,9 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     active_.erase(job.job_id);
-    lease_wake_.notify_all();  // when stopping, the lease thread ends once nothing runs
+    // When stopping, the lease thread ends once nothing runs. Otherwise it has nothing to do
+    // with a job's end: waking it for every job would cost a context switch per job.
+    if (stopping_) lease_wake_.notify_all();
   }
   registry_.retire(live);
   return next;

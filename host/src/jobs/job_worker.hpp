@@ -5,7 +5,7 @@
 // token), and renew leases while they run. A job whose host dies is re-claimed when its lease
 // expires, so every accepted job completes or fails visibly; a job claimed by a worker that
 // stops before starting it goes back to the queue uncounted (Storage::unclaimJobs).
-// docs/decisions/008-group-committed-claims-and-finishes.md says why.
+// docs/decisions/009-group-committed-claims-and-finishes.md says why.
 // Idle workers sleep until one of three things: a job queued on this host (notify()), a job
 // announced by another host (Storage::waitForJobs: LISTEN/NOTIFY on PostgreSQL), or the poll
 // period, which remains the fallback and is what finds leases that expired without an
