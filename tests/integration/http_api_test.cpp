@@ -5,6 +5,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <functional>
 #include <map>
 #include <regex>
@@ -104,6 +105,22 @@ TEST_F(HttpApi, SyncRunStreamsTheDocumentedEventsInOrder) {
     EXPECT_TRUE(entry["duration_us"].is_number_integer()) << entry.dump();
   }
   EXPECT_EQ(invoke().get("/v1/agents/jobs/" + job_id).json()["trace"], job["trace"]);
+}
+
+TEST_F(HttpApi, AHostOnSqliteMapsNoPostgresqlLibraries) {
+  // PostgreSQL storage is a module loaded only for postgresql:// URLs: libpq and the libraries
+  // it needs (TLS, Kerberos, LDAP, …) stay out of the default host's memory.
+  std::ifstream maps("/proc/" + std::to_string(host_.pid()) + "/maps");
+  ASSERT_TRUE(maps) << "cannot read the host's memory map";
+  std::string line;
+  std::size_t lines = 0;
+  while (std::getline(maps, line)) {
+    ++lines;
+    EXPECT_EQ(line.find("libpq"), std::string::npos) << line;
+    EXPECT_EQ(line.find("blueprint_storage_postgres"), std::string::npos) << line;
+    EXPECT_EQ(line.find("libgssapi"), std::string::npos) << line;
+  }
+  EXPECT_GT(lines, 10u);
 }
 
 TEST_F(HttpApi, SyncRunSerialisesANonStringReturnValue) {

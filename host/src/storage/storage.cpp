@@ -6,8 +6,8 @@
 #include <system_error>
 
 #include "storage/memory_storage.hpp"
-#include "storage/postgres_storage.hpp"
 #include "storage/sqlite_storage.hpp"
+#include "storage/storage_modules.hpp"
 
 namespace blueprint::host {
 
@@ -46,16 +46,10 @@ std::unique_ptr<Storage> openStorage(const std::string& url) {
   }
 
   if (startsWith(url, "postgresql://") || startsWith(url, "postgres://")) {
-    return std::make_unique<PostgresStorage>(url);
+    return openPostgresStorage(url);  // a module: libpq's libraries only when asked for
   }
 
   throw StorageError("unsupported storage URL '" + url + "'; " + kAcceptedForms);
-}
-
-std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace blueprint::host

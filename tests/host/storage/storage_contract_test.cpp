@@ -1308,6 +1308,28 @@ TEST(OpenStorageTest, OpensEachBuiltBackend) {
   EXPECT_TRUE(fs::exists(file));
 }
 
+TEST(OpenStorageTest, NamesWhereItLookedWhenThePostgresqlModuleIsMissing) {
+  // PostgreSQL is a module loaded on first use; without it the error says what and where.
+  TempDir empty;
+  const char* saved = std::getenv("BLUEPRINT_MODULE_DIR");
+  const std::string restore = saved != nullptr ? saved : "";
+  ::setenv("BLUEPRINT_MODULE_DIR", empty.path().c_str(), 1);
+  try {
+    openStorage("postgresql://blueprint:s3cret@127.0.0.1:1/jobs");
+    ADD_FAILURE() << "opened PostgreSQL storage without its module";
+  } catch (const StorageError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("blueprint_storage_postgres.so"), std::string::npos) << message;
+    EXPECT_NE(message.find(empty.path().string()), std::string::npos) << message;
+    EXPECT_NE(message.find("BLUEPRINT_MODULE_DIR"), std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+  }
+  if (saved != nullptr)
+    ::setenv("BLUEPRINT_MODULE_DIR", restore.c_str(), 1);
+  else
+    ::unsetenv("BLUEPRINT_MODULE_DIR");
+}
+
 TEST(OpenStorageTest, ReportsAnUnreachablePostgresqlServerWithoutItsPassword) {
   // A loopback port nobody listens on: the connection is refused at once.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
