@@ -22,6 +22,7 @@ void RunTrace::detach() {
   names_ = std::make_unique<char[]>(total + 1);
   char* at = names_.get();
   auto own = [&at](std::string_view& view) {
+    if (view.empty()) return;  // a default view has no data pointer to copy from
     std::memcpy(at, view.data(), view.size());
     view = std::string_view(at, view.size());
     at += view.size();
