@@ -37,7 +37,10 @@ struct HostConfig {
   int sse_keepalive_ms = 15000;
 
   // Jobs.
-  int job_workers = 4;
+  /// Jobs run at once. Workers mostly wait (on blocks doing I/O, on their job's commit), and
+  /// their finishes share SQLite's group commit: more of them drain a queue faster for a few
+  /// idle threads (~0.2 MiB for 16 instead of 4).
+  int job_workers = 16;
   std::int64_t job_queue_limit = 100000;
   std::int64_t job_lease_ms = 15000;  ///< renewed every third of it while the run lasts
   std::int64_t job_poll_ms = 500;     ///< idle workers' fallback poll (PostgreSQL also NOTIFYs)
