@@ -85,6 +85,17 @@ bp_status stateGet(void* ctx, const char* path, std::size_t size, bp_sink* out) 
   }
 }
 
+/// Sets run state at `path` to `value` for state_set and state_set_native.
+bp_status storeState(void* ctx, const char* path, std::size_t size, Json value, bp_sink* error) {
+  std::string err;
+  if (!callOf(ctx).execution->stateSet(parsePath(std::string_view(path, size)), std::move(value),
+                                       err)) {
+    write(error, err);
+    return BP_STATUS_ERROR;
+  }
+  return BP_STATUS_OK;
+}
+
 bp_status stateSet(void* ctx, const char* path, std::size_t size, const char* value,
                    std::size_t value_size, bp_sink* error) {
   try {
@@ -93,13 +104,7 @@ bp_status stateSet(void* ctx, const char* path, std::size_t size, const char* va
       write(error, "state value is not valid JSON");
       return BP_STATUS_ERROR;
     }
-    std::string err;
-    if (!callOf(ctx).execution->stateSet(parsePath(std::string_view(path, size)), std::move(v),
-                                         err)) {
-      write(error, err);
-      return BP_STATUS_ERROR;
-    }
-    return BP_STATUS_OK;
+    return storeState(ctx, path, size, std::move(v), error);
   } catch (const std::exception& e) {
     write(error, e.what());
     return BP_STATUS_ERROR;
@@ -117,13 +122,7 @@ bp_status stateSetNative(void* ctx, const char* path, std::size_t size, void* va
       write(error, "state value is not valid JSON (a string is not UTF-8)");
       return BP_STATUS_ERROR;
     }
-    std::string err;
-    if (!callOf(ctx).execution->stateSet(parsePath(std::string_view(path, size)),
-                                         std::move(*static_cast<Json*>(value)), err)) {
-      write(error, err);
-      return BP_STATUS_ERROR;
-    }
-    return BP_STATUS_OK;
+    return storeState(ctx, path, size, std::move(*static_cast<Json*>(value)), error);
   } catch (const std::exception& e) {
     write(error, e.what());
     return BP_STATUS_ERROR;

@@ -35,6 +35,30 @@ JobRecord makeJob(const std::string& job_id, std::int64_t created_at_ms) {
   return job;
 }
 
+/// What the threads of two hosts claimed (threads [0, threads_per_host) are host A's): every one
+/// of `jobs` exactly once, with its own lease token, and host B took part.
+void expectEveryJobClaimedOnce(const std::vector<std::vector<JobRecord>>& claimed, int jobs,
+                               int threads_per_host) {
+  std::set<std::string> ids;
+  std::set<std::int64_t> tokens;
+  std::size_t claims = 0;
+  std::size_t claims_by_b = 0;
+  for (std::size_t t = 0; t < claimed.size(); ++t) {
+    for (const JobRecord& job : claimed[t]) {
+      ++claims;
+      if (t >= static_cast<std::size_t>(threads_per_host)) ++claims_by_b;
+      ids.insert(job.job_id);
+      tokens.insert(job.lease_token);
+      EXPECT_EQ(job.attempts, 1) << job.job_id;
+      EXPECT_EQ(job.status, job_status::kInProgress) << job.job_id;
+    }
+  }
+  EXPECT_EQ(claims, static_cast<std::size_t>(jobs));
+  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
+  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
+  EXPECT_GT(claims_by_b, 0u) << "host B never got a job; the hosts did not run side by side";
+}
+
 class PostgresStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,24 +108,7 @@ TEST_F(PostgresStorageTest, TwoHostsClaimingConcurrentlyNeverClaimAJobTwice) {
   }
   for (std::thread& thread : threads) thread.join();
 
-  std::set<std::string> ids;
-  std::set<std::int64_t> tokens;
-  std::size_t claims = 0;
-  std::size_t claims_by_b = 0;
-  for (std::size_t t = 0; t < claimed.size(); ++t) {
-    for (const JobRecord& job : claimed[t]) {
-      ++claims;
-      if (t >= kThreadsPerHost) ++claims_by_b;
-      ids.insert(job.job_id);
-      tokens.insert(job.lease_token);
-      EXPECT_EQ(job.attempts, 1) << job.job_id;
-      EXPECT_EQ(job.status, job_status::kInProgress) << job.job_id;
-    }
-  }
-  EXPECT_EQ(claims, static_cast<std::size_t>(kJobs));
-  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
-  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
-  EXPECT_GT(claims_by_b, 0u) << "host B never got a job; the hosts did not run side by side";
+  expectEveryJobClaimedOnce(claimed, kJobs, kThreadsPerHost);
   EXPECT_EQ(host_b->countQueued(), 0);
   EXPECT_FALSE(host_b->claimJob(10min));
 }
@@ -147,24 +154,7 @@ TEST_F(PostgresStorageTest, TwoHostsClaimingBatchesConcurrentlyNeverClaimAJobTwi
   }
   for (std::thread& thread : threads) thread.join();
 
-  std::set<std::string> ids;
-  std::set<std::int64_t> tokens;
-  std::size_t claims = 0;
-  std::size_t claims_by_b = 0;
-  for (std::size_t t = 0; t < claimed.size(); ++t) {
-    for (const JobRecord& job : claimed[t]) {
-      ++claims;
-      if (t >= kThreadsPerHost) ++claims_by_b;
-      ids.insert(job.job_id);
-      tokens.insert(job.lease_token);
-      EXPECT_EQ(job.attempts, 1) << job.job_id;
-      EXPECT_EQ(job.status, job_status::kInProgress) << job.job_id;
-    }
-  }
-  EXPECT_EQ(claims, static_cast<std::size_t>(kJobs));
-  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
-  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
-  EXPECT_GT(claims_by_b, 0u) << "host B never got a job; the hosts did not run side by side";
+  expectEveryJobClaimedOnce(claimed, kJobs, kThreadsPerHost);
   EXPECT_EQ(host_b->countQueued(), 0);
   EXPECT_TRUE(host_b->claimJobs(10min, 10).empty());
 }

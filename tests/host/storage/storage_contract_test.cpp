@@ -120,6 +120,25 @@ std::vector<std::string> idsOf(const std::vector<JobRecord>& jobs) {
   return ids;
 }
 
+/// What concurrent claimers got: `jobs` claims in all, each job once, each with its own token,
+/// every one a first attempt.
+void expectEveryJobClaimedOnce(const std::vector<std::vector<JobRecord>>& claimed, int jobs) {
+  std::set<std::string> ids;
+  std::set<std::int64_t> tokens;
+  std::size_t claims = 0;
+  for (const std::vector<JobRecord>& list : claimed) {
+    for (const JobRecord& job : list) {
+      ++claims;
+      ids.insert(job.job_id);
+      tokens.insert(job.lease_token);
+      EXPECT_EQ(job.attempts, 1) << job.job_id;
+    }
+  }
+  EXPECT_EQ(claims, static_cast<std::size_t>(jobs));
+  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
+  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
+}
+
 class StorageContractTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -1032,20 +1051,7 @@ TEST_P(StorageContractTest, ConcurrentCreateAndClaimNeverClaimsAJobTwice) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
 
-  std::set<std::string> ids;
-  std::set<std::int64_t> tokens;
-  std::size_t claims = 0;
-  for (const std::vector<JobRecord>& jobs : claimed) {
-    for (const JobRecord& job : jobs) {
-      ++claims;
-      ids.insert(job.job_id);
-      tokens.insert(job.lease_token);
-      EXPECT_EQ(job.attempts, 1) << job.job_id;
-    }
-  }
-  EXPECT_EQ(claims, static_cast<std::size_t>(kThreads * kJobsPerThread));
-  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
-  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
+  expectEveryJobClaimedOnce(claimed, kThreads * kJobsPerThread);
   EXPECT_EQ(store().countQueued(), 0);
   EXPECT_FALSE(store().claimJob(10min));
 }
@@ -1224,20 +1230,7 @@ TEST_P(StorageContractTest, ConcurrentBatchClaimsNeverClaimAJobTwice) {
   }
   for (std::thread& thread : threads) thread.join();
 
-  std::set<std::string> ids;
-  std::set<std::int64_t> tokens;
-  std::size_t claims = 0;
-  for (const std::vector<JobRecord>& jobs : claimed) {
-    for (const JobRecord& job : jobs) {
-      ++claims;
-      ids.insert(job.job_id);
-      tokens.insert(job.lease_token);
-      EXPECT_EQ(job.attempts, 1) << job.job_id;
-    }
-  }
-  EXPECT_EQ(claims, static_cast<std::size_t>(kJobs));
-  EXPECT_EQ(ids.size(), claims) << "a job was claimed more than once";
-  EXPECT_EQ(tokens.size(), claims) << "a lease token was handed out twice";
+  expectEveryJobClaimedOnce(claimed, kJobs);
   EXPECT_EQ(store().countQueued(), 0);
 }
 
