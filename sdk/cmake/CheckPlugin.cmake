@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Post-build check of a plugin: exports exactly bp_plugin_v1 and has no STB_GNU_UNIQUE symbol
 # (a UNIQUE symbol makes dlclose a no-op, so the plugin could never be hot-swapped).
-# Usage: cmake -DPLUGIN=<file.so> -P CheckPlugin.cmake
+# Usage: cmake -DPLUGIN=<file.so> [-DEXPORT=<symbol>] -P CheckPlugin.cmake
+# (EXPORT: the one symbol expected instead of bp_plugin_v1, for the host's own modules.)
 find_program(_readelf NAMES readelf)
 if(NOT _readelf)
   message(WARNING "readelf not found; skipping plugin symbol check for ${PLUGIN}")
@@ -23,7 +24,10 @@ foreach(_line IN LISTS _lines)
     list(APPEND _exports "${CMAKE_MATCH_3}")
   endif()
 endforeach()
-if(NOT _exports STREQUAL "bp_plugin_v1")
-  message(FATAL_ERROR "${PLUGIN}: must export exactly bp_plugin_v1, exports: ${_exports}\n"
+if(NOT DEFINED EXPORT)
+  set(EXPORT bp_plugin_v1)
+endif()
+if(NOT _exports STREQUAL EXPORT)
+  message(FATAL_ERROR "${PLUGIN}: must export exactly ${EXPORT}, exports: ${_exports}\n"
     "Link it with the SDK's version script (blueprint_add_block() does).")
 endif()

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -60,7 +63,7 @@ void expectEveryJobClaimedOnce(const std::vector<std::vector<JobRecord>>& claime
 }
 
 class PostgresStorageTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     try {
       database_ = testing::sharedPostgresCluster().createDatabase();
@@ -81,56 +84,28 @@ class PostgresStorageTest : public ::testing::Test {
   std::unique_ptr<testing::PostgresCluster::Database> database_;
 };
 
+/// `threads_per_host` threads on each of two hosts of one database claim `jobs` queued jobs with
+/// `claim(host, thread, mine)` until it returns; then every job must have been claimed once.
+/// Returns host B, for the caller's checks of what is left.
+std::unique_ptr<PostgresStorage> claimOnTwoHosts(
+    PostgresStorageTest& test, int jobs, int threads_per_host,
+    const std::function<void(PostgresStorage&, int, std::vector<JobRecord>&)>& claim);
+
 TEST_F(PostgresStorageTest, TwoHostsClaimingConcurrentlyNeverClaimAJobTwice) {
-  constexpr int kJobs = 400;
-  constexpr int kThreadsPerHost = 4;
-  std::unique_ptr<PostgresStorage> host_a = openHost();
-  std::unique_ptr<PostgresStorage> host_b = openHost();
-  const std::int64_t base = nowMs() - 10'000;
-  for (int i = 0; i < kJobs; ++i) {
-    host_a->createJob(makeJob("job-" + std::to_string(i), base + i), "");
-  }
-
-  std::vector<std::vector<JobRecord>> claimed(2 * kThreadsPerHost);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 2 * kThreadsPerHost; ++t) {
-    PostgresStorage& host = t < kThreadsPerHost ? *host_a : *host_b;
-    threads.emplace_back([&, t] {
-      try {
+  std::unique_ptr<PostgresStorage> host_b =
+      claimOnTwoHosts(*this, 400, 4, [](PostgresStorage& host, int, std::vector<JobRecord>& mine) {
         // Long leases: nothing expires, so a second claim of a job would be a bug.
-        while (std::optional<JobRecord> job = host.claimJob(10min)) {
-          claimed[static_cast<std::size_t>(t)].push_back(std::move(*job));
-        }
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "thread " << t << ": " << e.what();
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-
-  expectEveryJobClaimedOnce(claimed, kJobs, kThreadsPerHost);
+        while (std::optional<JobRecord> job = host.claimJob(10min)) mine.push_back(std::move(*job));
+      });
   EXPECT_EQ(host_b->countQueued(), 0);
   EXPECT_FALSE(host_b->claimJob(10min));
 }
 
 TEST_F(PostgresStorageTest, TwoHostsClaimingBatchesConcurrentlyNeverClaimAJobTwice) {
-  constexpr int kJobs = 400;
   constexpr int kThreadsPerHost = 3;
-  std::unique_ptr<PostgresStorage> host_a = openHost();
-  std::unique_ptr<PostgresStorage> host_b = openHost();
-  const std::int64_t base = nowMs() - 10'000;
-  for (int i = 0; i < kJobs; ++i) {
-    host_a->createJob(makeJob("job-" + std::to_string(i), base + i), "");
-  }
-
-  std::vector<std::vector<JobRecord>> claimed(2 * kThreadsPerHost);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 2 * kThreadsPerHost; ++t) {
-    PostgresStorage& host = t < kThreadsPerHost ? *host_a : *host_b;
-    threads.emplace_back([&, t] {
-      try {
+  std::unique_ptr<PostgresStorage> host_b = claimOnTwoHosts(
+      *this, 400, kThreadsPerHost, [](PostgresStorage& host, int t, std::vector<JobRecord>& mine) {
         // Batches of several sizes, every other one taken with the finish of the previous job.
-        auto& mine = claimed[static_cast<std::size_t>(t)];
         const std::size_t batch = static_cast<std::size_t>(t % kThreadsPerHost) * 4 + 2;
         for (int round = 0;; ++round) {
           std::vector<JobRecord> jobs;
@@ -147,16 +122,35 @@ TEST_F(PostgresStorageTest, TwoHostsClaimingBatchesConcurrentlyNeverClaimAJobTwi
           if (jobs.empty()) break;
           for (JobRecord& job : jobs) mine.push_back(std::move(job));
         }
+      });
+  EXPECT_EQ(host_b->countQueued(), 0);
+  EXPECT_TRUE(host_b->claimJobs(10min, 10).empty());
+}
+
+std::unique_ptr<PostgresStorage> claimOnTwoHosts(
+    PostgresStorageTest& test, int jobs, int threads_per_host,
+    const std::function<void(PostgresStorage&, int, std::vector<JobRecord>&)>& claim) {
+  std::unique_ptr<PostgresStorage> host_a = test.openHost();
+  std::unique_ptr<PostgresStorage> host_b = test.openHost();
+  const std::int64_t base = nowMs() - 10'000;
+  for (int i = 0; i < jobs; ++i)
+    host_a->createJob(makeJob("job-" + std::to_string(i), base + i), "");
+
+  std::vector<std::vector<JobRecord>> claimed(static_cast<std::size_t>(2 * threads_per_host));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * threads_per_host; ++t) {
+    PostgresStorage& host = t < threads_per_host ? *host_a : *host_b;
+    threads.emplace_back([&, t] {
+      try {
+        claim(host, t, claimed[static_cast<std::size_t>(t)]);
       } catch (const std::exception& e) {
         ADD_FAILURE() << "thread " << t << ": " << e.what();
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
-
-  expectEveryJobClaimedOnce(claimed, kJobs, kThreadsPerHost);
-  EXPECT_EQ(host_b->countQueued(), 0);
-  EXPECT_TRUE(host_b->claimJobs(10min, 10).empty());
+  expectEveryJobClaimedOnce(claimed, jobs, threads_per_host);
+  return host_b;
 }
 
 TEST_F(PostgresStorageTest, AJobHandedBackIsAnnouncedAndClaimedByTheOtherHost) {
