@@ -28,28 +28,76 @@ using blueprint::host::Json;
 
 namespace {
 
-const char* kUsage =
-    "usage: blueprint <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  run <agent-or-blueprint.json> [--blueprint ID] [--inputs JSON] [--plugins DIR] [--trace]\n"
-    "      [--storage URL] [--timeout-ms N]\n"
-    "        run a blueprint locally (no server) and print its SSE events\n"
-    "  validate <agent.json>... [--plugins DIR]\n"
-    "        check agent files against the block catalogue\n"
-    "  blocks [--plugins DIR] [--markdown]\n"
-    "        list the block types of a plugin directory\n"
-    "  import-wf <dir> [-o agent.json] [--agent-id ID] [--plugins DIR] [--no-validate]\n"
-    "        convert a Writer Framework app's blueprints (<dir>/.wf) into agent JSON\n"
-    "  new-block <name> [--type VENDOR.TYPE] [--dir DIR]\n"
-    "        scaffold an out-of-tree block project that builds against the installed SDK\n"
-    "  probe <plugin.so>\n"
-    "        load one plugin file as the host would and report its block types\n"
-    "  hash-key <key>\n"
-    "        print the SHA-256 hex of an API key, for the API keys file\n";
+/// One `blueprint` command: its synopsis and what it does, for `blueprint --help` and
+/// `blueprint <command> --help`.
+struct CommandHelp {
+  const char* name;
+  const char* synopsis;
+  const char* summary;
+  const char* details;  ///< options and notes, shown by `<command> --help` only
+};
+
+const CommandHelp kCommands[] = {
+    {"run",
+     "run <agent-or-blueprint.json> [--blueprint ID] [--inputs JSON] [--plugins DIR] [--trace]\n"
+     "      [--storage URL] [--timeout-ms N]",
+     "run a blueprint locally (no server) and print its SSE events",
+     "  --blueprint ID     the blueprint to run when the file has several\n"
+     "  --inputs JSON      the request's inputs object, e.g. '{\"name\":\"Ada\"}'\n"
+     "  --plugins DIR      plugin directory (default: BLUEPRINT_PLUGINS, then the installed one)\n"
+     "  --trace            print the run trace (JSON) to stderr\n"
+     "  --storage URL      kv_storage database (default memory:, lost on exit)\n"
+     "  --timeout-ms N     the run's wall-clock limit\n"
+     "Exits 0 when the run completed, 1 when it failed.\n"},
+    {"validate", "validate <agent.json>... [--plugins DIR]",
+     "check agent files against the block catalogue",
+     "  --plugins DIR      plugin directory whose block types the files may use\n"
+     "Prints one line per problem (or \"ok\") per file; exits 1 if any file has a problem.\n"},
+    {"blocks", "blocks [--plugins DIR] [--markdown]", "list the block types of a plugin directory",
+     "  --plugins DIR      plugin directory (default: BLUEPRINT_PLUGINS, then the installed one)\n"
+     "  --markdown         the catalogue as docs/blocks.md is written, instead of JSON\n"},
+    {"import-wf", "import-wf <dir> [-o agent.json] [--agent-id ID] [--plugins DIR] [--no-validate]",
+     "convert a Writer Framework app's blueprints (<dir>/.wf) into agent JSON",
+     "  -o, --output FILE  write the agent there instead of stdout\n"
+     "  --agent-id ID      the agent's id (default: from the app)\n"
+     "  --plugins DIR      plugin directory the result is validated against\n"
+     "  --no-validate      skip that validation\n"},
+    {"new-block", "new-block <name> [--type VENDOR.TYPE] [--dir DIR]",
+     "scaffold an out-of-tree block project that builds against the installed SDK",
+     "  <name>             the plugin's name, a C identifier (e.g. acme_text)\n"
+     "  --type VENDOR.TYPE its one block type (default <name>.reverse)\n"
+     "  --dir DIR          where to write the project (default ./<name>; must be empty)\n"
+     "The project builds <name>.so with blueprint_add_block(), tests it with ctest, and packages\n"
+     "it as a .deb for /usr/lib/blueprint/plugins with blueprint_package_block() (cpack -G "
+     "DEB).\n"},
+    {"probe", "probe <plugin.so>",
+     "load one plugin file as the host would and report its block types",
+     "Exits 1 with the loader's reason when the host would refuse the file.\n"},
+    {"hash-key", "hash-key <key>", "print the SHA-256 hex of an API key, for the API keys file",
+     "The keys file: {\"keys\":[{\"name\":\"ops\",\"sha256\":\"<this>\",\"scopes\":[\"admin\","
+     "\"invoke\"]}]}\n"},
+};
+
+std::string usage() {
+  std::string text =
+      "usage: blueprint <command> [options]   (blueprint <command> --help)\n\ncommands:\n";
+  for (const CommandHelp& c : kCommands)
+    text += std::string("  ") + c.synopsis + "\n        " + c.summary + "\n";
+  return text;
+}
+
+const CommandHelp* findCommand(const std::string& name) {
+  for (const CommandHelp& c : kCommands)
+    if (name == c.name) return &c;
+  return nullptr;
+}
+
+void printCommandHelp(const CommandHelp& c) {
+  std::cout << "usage: blueprint " << c.synopsis << "\n\n" << c.summary << "\n\n" << c.details;
+}
 
 int usageError(const std::string& message) {
-  std::cerr << "blueprint: " << message << "\n\n" << kUsage;
+  std::cerr << "blueprint: " << message << "\n\n" << usage();
   return 2;
 }
 
@@ -232,7 +280,9 @@ int cmdNewBlock(int argc, char** argv) {
             << "  cmake -S " << dir.string() << " -B " << dir.string()
             << "/build -DCMAKE_PREFIX_PATH=<Blueprint SDK prefix>\n"
             << "  cmake --build " << dir.string() << "/build && ctest --test-dir " << dir.string()
-            << "/build\n";
+            << "/build\n"
+            << "  cd " << dir.string()
+            << "/build && cpack -G DEB   # a .deb for /usr/lib/blueprint/plugins\n";
   return 0;
 }
 
@@ -340,6 +390,23 @@ int cmdHashKey(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc < 2) return usageError("no command given");
   const std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    const CommandHelp* topic = argc >= 3 ? findCommand(argv[2]) : nullptr;
+    if (topic != nullptr)
+      printCommandHelp(*topic);
+    else
+      std::cout << usage();
+    return 0;
+  }
+  // `--help` anywhere after a command asks for that command's help, never runs it.
+  if (const CommandHelp* command = findCommand(cmd); command != nullptr) {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+        printCommandHelp(*command);
+        return 0;
+      }
+    }
+  }
   try {
     if (cmd == "run") return cmdRun(argc, argv);
     if (cmd == "validate") return cmdValidate(argc, argv);
@@ -348,10 +415,6 @@ int main(int argc, char** argv) {
     if (cmd == "new-block") return cmdNewBlock(argc, argv);
     if (cmd == "import-wf") return cmdImportWf(argc, argv);
     if (cmd == "probe") return cmdProbe(argc, argv);
-    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-      std::cout << kUsage;
-      return 0;
-    }
     return usageError("unknown command '" + cmd + "'");
   } catch (const blueprint::host::DefinitionError& e) {
     std::cerr << "blueprint: invalid definition:\n";

@@ -20,8 +20,10 @@
 #include <iostream>
 #include <thread>
 
+#include "app/config_report.hpp"
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
+#include "app/systemd_notify.hpp"
 #include "http/http_connection.hpp"
 #include "http/request_router.hpp"
 #include "plugins/plugin_watcher.hpp"
@@ -62,6 +64,10 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("probe-plugins", nullptr,
        "load each new plugin build in a child process first (`blueprint probe`), so a crash in "
        "its static initialisers cannot take the host down");
+  flag("print-config", nullptr,
+       "print the effective configuration (file, environment, flags; secrets redacted) and exit");
+  flag("check-config", nullptr,
+       "check the configuration, list every problem and exit non-zero if there is one");
 }
 
 void HostApplication::handleHelp(const std::string&, const std::string&) {
@@ -83,6 +89,8 @@ void HostApplication::handleFlag(const std::string& name, const std::string& val
     flags_.emplace_back("watch-plugins", "false");
   else if (name == "probe-plugins")
     flags_.emplace_back("probe-plugins", "true");
+  else if (name == "print-config" || name == "check-config")
+    config_action_ = name == "print-config" ? "print" : "check";
   else
     flags_.emplace_back(name, value);
 }
@@ -129,6 +137,8 @@ int HostApplication::main(const std::vector<std::string>& args) {
     std::cerr << "blueprint-host: unexpected argument '" << args[0] << "' (see --help)\n";
     return Application::EXIT_USAGE;
   }
+  if (!config_action_.empty())
+    return runConfigAction(config_action_, {config_file_, environmentMap(), flags_});
   HostConfig config;
   try {
     const auto env = environmentMap();
@@ -260,6 +270,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
       int sig = 0;
       if (sigwait(&hup, &sig) != 0 || stopping) break;
       log.information("SIGHUP: reloading plugins");
+      notifySystemd("RELOADING=1");
       try {
         plugins->reload();
       } catch (const std::exception& e) {
@@ -267,6 +278,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
         log.error("plugin reload failed: %s; the previous catalogue keeps serving",
                   std::string(e.what()));
       }
+      notifySystemd("READY=1");
     }
   });
   std::thread maintenance([&] {
@@ -306,8 +318,10 @@ int HostApplication::main(const std::vector<std::string>& args) {
     break;
   }
   std::cout.flush();
+  notifySystemd("READY=1");  // Type=notify: systemd starts dependants only now (DESIGN §7)
 
   waitForTerminationRequest();
+  notifySystemd("STOPPING=1");
   log.information("shutting down: no new connections; running jobs go back to the queue");
   services.ready = false;
   server.stop();

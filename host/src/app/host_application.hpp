@@ -23,6 +23,7 @@ class HostApplication final : public Poco::Util::ServerApplication {
   void handleHelp(const std::string& name, const std::string& value);
 
   bool help_requested_ = false;
+  std::string config_action_;  ///< "print" (--print-config) or "check" (--check-config)
   std::string config_file_;
   std::vector<std::pair<std::string, std::string>> flags_;
 };
