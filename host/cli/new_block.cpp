@@ -34,7 +34,12 @@ find_package(BlueprintSDK 1.1 REQUIRED)
 
 # @NAME@.so: exports only bp_plugin_v1, checked after every build.
 blueprint_add_block(@NAME@ block.cpp)
-install(TARGETS @NAME@ LIBRARY DESTINATION lib/blueprint/plugins)
+
+# `cpack -G DEB` in the build directory: a .deb that installs @NAME@.so into
+# /usr/lib/blueprint/plugins (also what `cmake --install` does, under its prefix).
+blueprint_package_block(@NAME@
+  MAINTAINER "@NAME@ maintainers <maintainers@example.org>"
+  DESCRIPTION "Blueprint block @TYPE@")
 
 # Unit tests: load the built .so through the plugin ABI (blueprint/testing.hpp).
 find_package(GTest)
@@ -132,6 +137,13 @@ A Blueprint block plugin with one block type, `@TYPE@`.
 
 Deploy by copying `build/@NAME@.so` into the host's plugin directory as `@NAME@.so.tmp` and
 renaming it to `@NAME@.so`; a host watching the directory swaps it in without a restart.
+
+On a host installed from the `blueprint-host` package, ship it as a package instead:
+
+    (cd build && cpack -G DEB)
+    sudo apt install ./build/blueprint-block-*.deb    # → /usr/lib/blueprint/plugins/@NAME@.so
+
+Set `MAINTAINER` (and `LICENSE_FILE`) in `blueprint_package_block()` in CMakeLists.txt first.
 )";
 
 }  // namespace

@@ -20,3 +20,4 @@ function(blueprint_add_block name)
   add_custom_command(TARGET ${name} POST_BUILD VERBATIM COMMAND ${CMAKE_COMMAND}
     -DPLUGIN=$<TARGET_FILE:${name}> -P "${_BLUEPRINT_SDK_CMAKE_DIR}/CheckPlugin.cmake")
 endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/BlueprintPackageBlock.cmake")  # blueprint_package_block()
