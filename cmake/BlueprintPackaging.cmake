@@ -55,6 +55,7 @@ endforeach()
 string(TIMESTAMP _bp_deb_date "%a, %d %b %Y %H:%M:%S +0000" UTC)  # honours SOURCE_DATE_EPOCH
 set(BLUEPRINT_DEB_VERSION ${PROJECT_VERSION}-1)
 set(BLUEPRINT_DEB_DATE ${_bp_deb_date})
+string(TIMESTAMP BLUEPRINT_COPYRIGHT_YEAR "%Y" UTC)
 foreach(BLUEPRINT_DEB_PACKAGE blueprint-host blueprint-sdk-dev)
   if(BLUEPRINT_DEB_PACKAGE STREQUAL "blueprint-host")
     set(_bp_component server)
@@ -63,7 +64,7 @@ foreach(BLUEPRINT_DEB_PACKAGE blueprint-host blueprint-sdk-dev)
   endif()
   set(_bp_doc ${_bp_out}/${BLUEPRINT_DEB_PACKAGE})
   configure_file(${_bp_pkg}/debian/changelog.in ${_bp_doc}/changelog.Debian @ONLY)
-  configure_file(${_bp_pkg}/debian/copyright.in ${_bp_doc}/copyright COPYONLY)
+  configure_file(${_bp_pkg}/debian/copyright.in ${_bp_doc}/copyright @ONLY)
   add_custom_command(OUTPUT ${_bp_doc}/changelog.Debian.gz
     COMMAND ${BLUEPRINT_GZIP} -9nc ${_bp_doc}/changelog.Debian > ${_bp_doc}/changelog.Debian.gz
     DEPENDS ${_bp_doc}/changelog.Debian VERBATIM)
@@ -105,16 +106,17 @@ set(CPACK_DEBIAN_HOST_PACKAGE_SECTION net)
 # Depends: what dpkg-shlibdeps finds the binaries and plugins need, plus adduser (postinst).
 set(CPACK_DEBIAN_HOST_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_HOST_PACKAGE_DEPENDS "adduser")
+# CPack indents the lines after the summary and turns the empty line into " .".
 set(CPACK_DEBIAN_HOST_DESCRIPTION
   "runtime for blueprints of block plugins behind an HTTP API
- Blueprint Host runs blueprints - workflows of blocks chained by their end
- states - triggered over HTTP, compatible with the Writer Agent Builder API
- Trigger contract. Blocks are shared libraries written against a small C ABI
- and are swapped while the server runs. Jobs are stored in SQLite or in a
- PostgreSQL database shared by several hosts.
- .
- This package holds the server with its systemd unit, the blueprint command
- and the first-party block plugins.")
+Blueprint Host runs blueprints - workflows of blocks chained by their end
+states - triggered over HTTP, compatible with the Writer Agent Builder API
+Trigger contract. Blocks are shared libraries written against a small C ABI
+and are swapped while the server runs. Jobs are stored in SQLite or in a
+PostgreSQL database shared by several hosts.
+
+This package holds the server with its systemd unit, the blueprint command
+and the first-party block plugins.")
 set(CPACK_DEBIAN_HOST_PACKAGE_CONTROL_EXTRA
   ${_bp_out}/control/conffiles ${_bp_out}/control/postinst ${_bp_out}/control/prerm
   ${_bp_out}/control/postrm)
@@ -126,10 +128,10 @@ set(CPACK_DEBIAN_SDK_PACKAGE_DEPENDS "nlohmann-json3-dev (>= 3.11), cmake (>= 3.
 set(CPACK_DEBIAN_SDK_PACKAGE_RECOMMENDS "g++, blueprint-host")
 set(CPACK_DEBIAN_SDK_DESCRIPTION
   "SDK for writing Blueprint Host block plugins
- Headers of the plugin C ABI and its header-only C++17 wrapper, and the
- BlueprintSDK CMake package: find_package(BlueprintSDK) then
- blueprint_add_block() builds a plugin with the right flags, and
- blueprint_package_block() turns it into a Debian package that installs it
- into /usr/lib/blueprint/plugins.")
+Headers of the plugin C ABI and its header-only C++17 wrapper, and the
+BlueprintSDK CMake package: find_package(BlueprintSDK) then
+blueprint_add_block() builds a plugin with the right flags, and
+blueprint_package_block() turns it into a Debian package that installs it
+into /usr/lib/blueprint/plugins.")
 
 include(CPack)

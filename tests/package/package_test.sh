@@ -82,7 +82,9 @@ mkdir -p "$cache"
 if [ ! -f "$tarball" ]; then
   step "debootstrap bookworm (cached as $(basename "$tarball"))"
   rm -rf "$cache/bootstrap"
-  debootstrap --variant=minbase --include="$includes" bookworm "$cache/bootstrap" "$mirror" \
+  mkdir -p "$cache/debs"
+  debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$includes" bookworm \
+    "$cache/bootstrap" "$mirror" \
     > "$cache/debootstrap.log" 2>&1 || { tail -20 "$cache/debootstrap.log"; fail "debootstrap failed"; }
   tar -C "$cache/bootstrap" -czf "$tarball.part" . && mv "$tarball.part" "$tarball"
   rm -rf "$cache/bootstrap"

@@ -112,7 +112,7 @@ constexpr const char* kRedacted = "***";
 
 /// Block settings are free-form; any member named like a credential is hidden, at any depth.
 Json redactCredentials(const Json& value) {
-  static const std::regex kCredentialName("pass|secret|token|credential|private|api_?key",
+  static const std::regex kCredentialName("pass|secret|token|credential|private_?key|api_?key",
                                           std::regex::icase);
   if (value.is_array()) {
     Json out = Json::array();
@@ -327,7 +327,8 @@ nlohmann::ordered_json printableConfig(const HostConfig& config) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const ConfigKey& key : kKeys) out[key.name] = shown(key, config);
   // Keys HostConfig gained after this table was written still show (toJson omits secrets).
-  for (const auto& [name, value] : config.toJson().items())
+  const Json own_keys = config.toJson();
+  for (const auto& [name, value] : own_keys.items())
     if (!out.contains(name)) out[name] = value;
   return out;
 }

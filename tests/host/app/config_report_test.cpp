@@ -52,8 +52,8 @@ TEST_F(ConfigReportTest, PrintedConfigurationReadsBackAsAConfigFile) {
                    "test");
   const nlohmann::ordered_json printed = printableConfig(config);
   // Every key HostConfig prints for itself is there too.
-  for (const auto& [key, value] : config.toJson().items())
-    EXPECT_TRUE(printed.contains(key)) << key;
+  const nlohmann::json own_keys = config.toJson();
+  for (const auto& [key, value] : own_keys.items()) EXPECT_TRUE(printed.contains(key)) << key;
   for (const char* key : {"probe_plugins", "plugin_debounce_ms", "sync_runs_kept", "env_allow",
                           "block_settings", "listen_backlog", "max_keep_alive_requests"})
     EXPECT_TRUE(printed.contains(key)) << key;
