@@ -12,13 +12,18 @@ set(BLUEPRINT_PACKAGE_MAINTAINER "Blueprint Host maintainers <maintainers@bluepr
 set(BLUEPRINT_PACKAGE_PLUGIN_DIR "${CMAKE_INSTALL_FULL_LIBDIR}/blueprint/plugins")
 set(BLUEPRINT_PACKAGE_CONFIG_DIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/blueprint")
 set(BLUEPRINT_PACKAGE_DATA_DIR "${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/lib/blueprint")
-# Debian 12 keeps units in /lib/systemd/system (lintian: systemd-service-file-outside-lib).
+# Where /etc/blueprint and the unit go. For the package (prefix /usr) the system's own places:
+# /etc, and /lib/systemd/system where Debian 12 keeps units (lintian:
+# systemd-service-file-outside-lib). Any other prefix keeps them under it, relative, so
+# `cmake --install --prefix DIR` never writes outside DIR.
 if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(_bp_config_destination ${BLUEPRINT_PACKAGE_CONFIG_DIR})
   set(_bp_unit_dir /lib/systemd/system)
 else()
-  set(_bp_unit_dir ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
+  set(_bp_config_destination ${CMAKE_INSTALL_SYSCONFDIR}/blueprint)
+  set(_bp_unit_dir lib/systemd/system)
 endif()
-set(BLUEPRINT_SYSTEMD_UNIT_DIR "${_bp_unit_dir}" CACHE PATH "Where blueprint-host.service installs")
+set(BLUEPRINT_SYSTEMD_UNIT_DIR "${_bp_unit_dir}")
 
 set(_bp_pkg ${PROJECT_SOURCE_DIR}/packaging)
 set(_bp_out ${PROJECT_BINARY_DIR}/packaging)
@@ -26,8 +31,8 @@ file(MAKE_DIRECTORY ${_bp_out})
 
 # ---- server: configuration, unit, man pages, examples ----
 configure_file(${_bp_pkg}/host.json.in ${_bp_out}/host.json @ONLY)
-install(FILES ${_bp_out}/host.json DESTINATION ${BLUEPRINT_PACKAGE_CONFIG_DIR} COMPONENT server)
-install(DIRECTORY DESTINATION ${BLUEPRINT_PACKAGE_CONFIG_DIR}/agents COMPONENT server)
+install(FILES ${_bp_out}/host.json DESTINATION ${_bp_config_destination} COMPONENT server)
+install(DIRECTORY DESTINATION ${_bp_config_destination}/agents COMPONENT server)
 install(FILES ${_bp_pkg}/blueprint-host.service DESTINATION ${BLUEPRINT_SYSTEMD_UNIT_DIR}
   COMPONENT server)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/agents
