@@ -4,6 +4,7 @@
 // reports reloads and its shutdown; --print-config and --check-config answer from the binary;
 // every `blueprint` subcommand has --help.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "app/systemd_notify.hpp"
 #include "support/http_client.hpp"
@@ -119,21 +121,55 @@ TEST(SystemdNotify, DoesNothingOutsideSystemd) {
   EXPECT_FALSE(blueprint::host::notifySystemd("READY=1"));
 }
 
+/// A port nothing listens on right now (bound to 0, then released).
+int freePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+/// GET /readyz's status, or 0 when nothing answers.
+int readyzStatus(int port) {
+  try {
+    return httpRequest(port, "GET", "/readyz").status;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 TEST(SystemdNotify, HostIsReadyOnlyOnceItServesThenReportsReloadAndStop) {
   NotifySocket socket;
   ASSERT_TRUE(socket.bound());
   ScopedEnv env("NOTIFY_SOCKET", socket.name());
-  TestHost host;
-  ASSERT_TRUE(host.start());
-  const std::string ready = socket.receive();
+  const int port = freePort();
+  blueprint::testing::TestHostOptions options;
+  options.listen = "127.0.0.1:" + std::to_string(port);
+  TestHost host(options);
+  // Another thread asks the port the moment READY=1 arrives, as a unit ordered
+  // After=blueprint-host.service would. (This thread starts the host: the child is bound to the
+  // life of the thread that forks it, PR_SET_PDEATHSIG.)
+  std::string ready;
+  int status_when_ready = -1;
+  std::thread listener([&] {
+    ready = socket.receive();
+    status_when_ready = readyzStatus(port);
+  });
+  const ::testing::AssertionResult started = host.start();
+  listener.join();
+  ASSERT_TRUE(started);
   ASSERT_EQ(ready, "READY=1") << host.output();
-  // The moment systemd hears READY=1, the port answers and the host says it is ready.
-  EXPECT_EQ(httpRequest(host.port(), "GET", "/readyz").status, 200);
+  EXPECT_EQ(status_when_ready, 200) << "READY=1 came before the host served";
 
   ASSERT_EQ(::kill(host.pid(), SIGHUP), 0);
   EXPECT_EQ(socket.receive(), "RELOADING=1");
   EXPECT_EQ(socket.receive(), "READY=1");
-  EXPECT_EQ(httpRequest(host.port(), "GET", "/readyz").status, 200);
+  EXPECT_EQ(readyzStatus(port), 200);
 
   ASSERT_EQ(host.stop(), 0);
   EXPECT_EQ(socket.receive(), "STOPPING=1");
