@@ -154,6 +154,15 @@ printf "%s\n" "cmake_minimum_required(VERSION 3.25)" "project(probe NONE)" \
 # Configure only (the root has no make or compiler; project(probe NONE) needs neither).
 in_root cmake -S /tmp/probe -B /tmp/probe/build -DCMAKE_MAKE_PROGRAM=/bin/true > "$work/probe.log" 2>&1 || { cat "$work/probe.log"; fail "find_package(BlueprintSDK)"; }
 
+step "the installed blueprint CLI: its plugins and the PostgreSQL module from /usr/lib/blueprint"
+cli_run="$(in_root blueprint run /usr/share/doc/blueprint-host/examples/agents/hello.json --blueprint hello \
+  --inputs "{\"name\":\"Ada\"}")" || fail "blueprint run in the root: $cli_run"
+grep -q "data: {\"delta\":\"Hello, Ada!\"}" <<< "$cli_run" || fail "blueprint run: $cli_run"
+# Nothing listens on port 1: the module loads, then the connection is refused.
+pg_run="$(in_root blueprint run /usr/share/doc/blueprint-host/examples/agents/hello.json --blueprint hello \
+  --storage postgresql://bp:pw@127.0.0.1:1/bp 2>&1 || true)"
+grep -q "blueprint_storage_postgres.so" <<< "$pg_run" && fail "the PostgreSQL module was not found: $pg_run"
+
 step "README: install the example agent; the unit'"'"'s ExecStart as blueprint, under MemoryDenyWriteExecute"
 in_root cp /usr/share/doc/blueprint-host/examples/agents/hello.json /etc/blueprint/agents/
 # PR_SET_MDWE (65), PR_MDWE_REFUSE_EXEC_GAIN (1): the kernel'"'"'s form of MemoryDenyWriteExecute=yes.
