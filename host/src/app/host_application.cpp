@@ -20,6 +20,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/data_dir.hpp"
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
 #include "http/http_connection.hpp"
@@ -155,7 +156,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   ApiKeys keys;
   std::string created_key;
   try {
-    fs::create_directories(config.data);
+    preparePrivateDataDir(config.data, log);
     storage = openStorage(config.storageUrl());
     if (!config.api_keys.empty())
       keys = ApiKeys::fromFile(config.api_keys);

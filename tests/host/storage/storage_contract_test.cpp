@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "storage/storage.hpp"
+#include "storage/storage_url.hpp"
 #include "support/postgres_cluster.hpp"
 
 namespace blueprint::host {
@@ -1368,6 +1369,75 @@ TEST(OpenStorageTest, RejectsMalformedPostgresqlUrlsWithoutThePassword) {
       EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
     }
   }
+}
+
+TEST(OpenStorageTest, NeverShowsAPasswordHoweverTheUrlIsMistyped) {
+  // Issue 11, L4: a mistyped scheme printed the whole URL; a '/', '?', '#' or '@' in the
+  // password ended the user information early, so the "redacted" URL still held the password.
+  for (const std::string url : {
+           "postgresq://u:s3cret-Pa55@db.example/x",     // scheme mistyped
+           "postgresql:/u:s3cret-Pa55@db.example/x",     // one slash
+           "postgresql//u:s3cret-Pa55@db.example/x",     // no colon
+           "postgresql://u:s3cret/Pa55@db.example/x",    // '/' in the password
+           "postgresql://u:s3cret?Pa55@db.example/x",    // '?'
+           "postgresql://u:s3cret#Pa55@db.example/x",    // '#'
+           "postgresql://u:s3cret@Pa55@db.example/x",    // '@'
+           "postgresql://u:s3cret-Pa55/db.example/x",    // '@' forgotten: a "port"
+           "postgresql://u:s3/cr@et-Pa55@db.example/x",  // all of them
+           // '@' after the host: what precedes the last '@' is hidden, the host with it.
+           "postgres://u:s3cret-Pa55@db.example/x?sslmode=verify&x=@y",
+       }) {
+    try {
+      openStorage(url);
+      ADD_FAILURE() << "expected StorageError for a URL like " << url.substr(0, 14);
+    } catch (const StorageError& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.find("s3"), std::string::npos) << message;
+      EXPECT_EQ(message.find("Pa55"), std::string::npos) << message;
+      if (url.find("=@") == std::string::npos) {
+        EXPECT_NE(message.find("db.example"), std::string::npos) << message;
+      }
+    }
+  }
+}
+
+TEST(OpenStorageTest, ReadsAPercentEncodedSlashInThePassword) {
+  // Percent-encoded, a '/' is an ordinary password character: the URL parses and the error is
+  // the unreachable server's (a loopback port nobody listens on), without the password.
+  try {
+    openStorage("postgresql://u:s3cret%2FPa55@127.0.0.1:1/x?connect_timeout=2");
+    ADD_FAILURE() << "expected StorageError";
+  } catch (const StorageError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("postgresql://u@127.0.0.1:1/x': cannot open"), std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("percent-encoded"), std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    EXPECT_EQ(message.find("Pa55"), std::string::npos) << message;
+  }
+}
+
+TEST(RedactStorageUrl, KeepsTheUserAndDropsPasswordQueryAndFragment) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"postgresql://u:pw@h:5432/db?sslpassword=k#f", "postgresql://u@h:5432/db"},
+      {"postgres://u@h/db", "postgres://u@h/db"},
+      {"postgresql://h/db?password=k", "postgresql://h/db"},
+      {"postgresql://u:p/w@h/db", "postgresql://u@h/db"},
+      {"postgresq://u:pw@h/db", "postgresq://u@h/db"},
+      {"postgresql:u:pw@h/db", "postgresql:u@h/db"},
+      {"postgresql:/u:pw@h/db", "postgresql:***@h/db"},
+      {"postgresql//u:pw@h/db", "***@h/db"},
+      {"postgresql://u:pw/h/db", "postgresql://u:***/h/db"},
+      {"postgresql://[::1]:5432/db", "postgresql://[::1]:5432/db"},
+      {"postgresql://h:5432/db", "postgresql://h:5432/db"},
+      {"sqlite:/var/lib/a@b.db", "sqlite:/var/lib/a@b.db"},
+      {"memory:", "memory:"},
+      {"mysql://db/x", "mysql://db/x"},
+      {"", ""},
+  };
+  for (const auto& [url, shown] : cases) EXPECT_EQ(redactStorageUrl(url).display, shown) << url;
+  EXPECT_EQ(redactStorageUrl("postgresql://u:p/w@h/db").secret, "p/w");
+  EXPECT_EQ(redactStorageUrl("postgresql://u:pw/h/db").secret, "pw");
 }
 
 TEST(OpenStorageTest, RejectsUnknownUrlsNamingTheAcceptedForms) {
