@@ -38,8 +38,6 @@ void checkTriggerBody(const Json& body);
 Json jobToJson(const JobRecord& job);
 /// ISO 8601 UTC with milliseconds, e.g. 2026-11-28T17:42:06.123Z.
 std::string isoTime(std::int64_t ms);
-/// A fresh job id (UUID v4).
-std::string newJobId();
 
 // trigger_handler.cpp
 void handleTrigger(RequestContext& ctx);
