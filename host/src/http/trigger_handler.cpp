@@ -200,6 +200,7 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
 }  // namespace
 
 void handleTrigger(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   auto body = std::make_shared<const Json>(readJsonBody(ctx, false));
   checkTriggerBody(*body);
   auto agent = ctx.services.agents->deployed(ctx.params[0]);
@@ -208,6 +209,7 @@ void handleTrigger(RequestContext& ctx) {
 }
 
 void handleTestRun(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   readJsonBody(ctx, true);  // the editor's button sends nothing; whatever it sends is ignored
   auto agent = ctx.services.agents->draft(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
@@ -216,6 +218,7 @@ void handleTestRun(RequestContext& ctx) {
 
 void handleCreateJob(RequestContext& ctx) {
   HostServices& s = ctx.services;
+  requireAgentAccess(ctx, ctx.params[0]);
   Json body = readJsonBody(ctx, false);
   checkTriggerBody(body);
   auto agent = s.agents->deployed(ctx.params[0]);

@@ -182,6 +182,13 @@ const std::vector<Migration>& migrations() {
            "CREATE TRIGGER agents_changed AFTER INSERT OR UPDATE OR DELETE ON agents"
            " FOR EACH STATEMENT EXECUTE FUNCTION bump_agents_revision()",
        }},
+      // A key that is not an admin lists only the jobs it created (issue 11, Tenancy): this
+      // index serves that page in order, however many jobs other keys have on the agent.
+      {3,
+       {
+           "CREATE INDEX jobs_by_agent_creator"
+           " ON jobs (agent_id, created_by, created_at_ms DESC, job_id DESC)",
+       }},
   };
   return kMigrations;
 }
@@ -1067,9 +1074,11 @@ JobPage PostgresStorage::listJobs(const JobQuery& query) {
     int placeholders = 0;
     if (!query.agent_id.empty()) where += " AND agent_id = $" + std::to_string(++placeholders);
     if (query.status) where += " AND status = $" + std::to_string(++placeholders);
+    if (query.created_by) where += " AND created_by = $" + std::to_string(++placeholders);
     const auto bind_filter = [&](Statement& stmt) {
       if (!query.agent_id.empty()) stmt.addBind(bind(query.agent_id));
       if (query.status) stmt.addBind(bind(*query.status));
+      if (query.created_by) stmt.addBind(bind(*query.created_by));
     };
 
     // Count and page in one transaction, so the total matches the page under concurrent writes.

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "storage/storage.hpp"
@@ -515,6 +516,55 @@ TEST_P(StorageContractTest, ListJobsNewestFirstWithFilterPageAndTotal) {
   page = store().listJobs(query);
   EXPECT_EQ(page.total, 0);
   EXPECT_TRUE(page.jobs.empty());
+}
+
+TEST_P(StorageContractTest, ListJobsShowsOneCreatorsJobsWhenAsked) {
+  // A key that is not an admin lists only its own jobs (issue 11, Tenancy).
+  const std::int64_t base = 1'700'000'000'000;
+  const std::vector<std::tuple<std::string, std::string, std::string>> jobs = {
+      {"alice-0", "agent-a", "alice"}, {"bob-0", "agent-a", "bob"},
+      {"alice-1", "agent-a", "alice"}, {"alice-b", "agent-b", "alice"},
+      {"bob-1", "agent-a", "bob"},     {"alice-2", "agent-a", "alice"}};
+  std::int64_t at = base;
+  for (const auto& [id, agent, creator] : jobs) {
+    JobRecord job = makeJob(id, ++at, agent);
+    job.created_by = creator;
+    store().createJob(job, "");
+  }
+  // A sync run stored after its caller left keeps its creator too.
+  JobRecord sync_run = makeJob("alice-sync", ++at);
+  sync_run.created_by = "alice";
+  sync_run.status = job_status::kCompleted;
+  sync_run.finished_at_ms = at;
+  store().putJob(sync_run);
+  EXPECT_EQ(store().getJob("alice-sync")->created_by, "alice");
+  EXPECT_EQ(store().getJob("bob-1")->created_by, "bob");
+
+  JobQuery query;
+  query.agent_id = "agent-a";
+  query.created_by = "alice";
+  JobPage page = store().listJobs(query);
+  EXPECT_EQ(page.total, 4);
+  EXPECT_EQ(idsOf(page.jobs),
+            (std::vector<std::string>{"alice-sync", "alice-2", "alice-1", "alice-0"}));
+
+  query.status = job_status::kQueued;
+  query.limit = 1;
+  query.offset = 1;
+  page = store().listJobs(query);
+  EXPECT_EQ(page.total, 3);
+  EXPECT_EQ(idsOf(page.jobs), (std::vector<std::string>{"alice-1"}));
+
+  query = JobQuery{};
+  query.agent_id = "agent-a";
+  query.created_by = "bob";
+  EXPECT_EQ(idsOf(store().listJobs(query).jobs), (std::vector<std::string>{"bob-1", "bob-0"}));
+  query.created_by = "carol";
+  page = store().listJobs(query);
+  EXPECT_EQ(page.total, 0);
+  EXPECT_TRUE(page.jobs.empty());
+  query.created_by.reset();
+  EXPECT_EQ(store().listJobs(query).total, 6);
 }
 
 TEST_P(StorageContractTest, CountQueuedCountsOnlyQueuedJobs) {
