@@ -9,12 +9,15 @@
 //   BM_WalkPath3       the path walk alone
 //   BM_ValidateHello / BM_ValidateChain40   parse + validate an agent against the catalogue
 //   BM_CompileChain40  what a deploy costs: validate + compile the 40-block agent
+//   BM_NewJobId        a job id (getrandom-batched UUID v4); BM_NewJobIdMt19937 the generator it
+//                      replaced (issue 11), kept here only as the yardstick
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +25,7 @@
 #include "blueprint/template.hpp"
 #include "engine/compiled_blueprint.hpp"
 #include "engine/runner.hpp"
+#include "jobs/job_id.hpp"
 #include "plugins/plugin_manager.hpp"
 
 namespace blueprint::host {
@@ -182,6 +186,40 @@ void BM_CompileChain40(benchmark::State& state) {
     benchmark::DoNotOptimize(CompiledAgent::compile("chain40", 1, chainAgent(), catalog));
 }
 BENCHMARK(BM_CompileChain40);
+
+void BM_NewJobId(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(newJobId());
+}
+BENCHMARK(BM_NewJobId);
+
+/// The job id generator before issue 11: predictable once 312 ids are seen.
+std::string mt19937JobId() {
+  thread_local std::mt19937_64 rng([] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }());
+  std::uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  static const char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  std::size_t at = 0;
+  auto nibbles = [&](std::uint64_t bits, int count) {
+    for (int shift = (count - 1) * 4; shift >= 0; shift -= 4) {
+      if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+      id[at++] = kHex[(bits >> shift) & 0xF];
+    }
+  };
+  nibbles(hi, 16);
+  nibbles(lo, 16);
+  return id;
+}
+
+void BM_NewJobIdMt19937(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(mt19937JobId());
+}
+BENCHMARK(BM_NewJobIdMt19937);
 
 }  // namespace
 }  // namespace blueprint::host

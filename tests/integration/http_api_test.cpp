@@ -294,7 +294,10 @@ TEST_F(HttpApi, IdempotencyKeyReturnsTheSameJobPerApiKey) {
   EXPECT_NE(other.json()["job_id"], id);
   EXPECT_NE(other_key.json()["job_id"], id);
   EXPECT_EQ(waitForJob(invoke(), id)["artifact"], "Hello, Dee!");
+  // An invoke key lists only its own jobs; the admin key sees the other key's job too.
   Json page = invoke().get("/v1/agents/demo/jobs").json();
+  EXPECT_EQ(page["totalCount"], 2) << page.dump();
+  page = admin().get("/v1/agents/demo/jobs").json();
   EXPECT_EQ(page["totalCount"], 3) << page.dump();
 }
 

@@ -7,6 +7,7 @@
 
 #include <Poco/Logger.h>
 
+#include "agents/agent_id.hpp"
 #include "blueprint/blueprint_validator.hpp"
 #include "wf/wf_import.hpp"
 
@@ -18,9 +19,9 @@ AgentService::AgentService(Storage& storage, PluginManager& plugins)
     : storage_(storage), plugins_(plugins) {}
 
 void AgentService::checkId(const std::string& agent_id) {
-  if (!isValidId(agent_id))
+  if (!isValidAgentId(agent_id))
     throw ApiError(400, "invalid_request",
-                   "agent id '" + agent_id + "' is not valid: use 1-128 letters, digits, _ . -");
+                   "agent id '" + agent_id + "' is not valid: use " + kAgentIdRule);
 }
 
 namespace {
@@ -48,11 +49,18 @@ Json blueprintSummary(const Json& definition, const Catalog& catalog) {
 
 Json AgentService::putDraft(const std::string& agent_id, const Json& body) {
   checkId(agent_id);
+  AgentDef parsed;
   try {
-    parseAndValidateAgent(body, agent_id, *plugins_.current());
+    parsed = parseAndValidateAgent(body, agent_id, *plugins_.current());
   } catch (const DefinitionError& e) {
     throw invalidDefinition(e);
   }
+  // Blueprint ids share the agent id's grammar: they are path segments of the trigger URL too.
+  for (const BlueprintDef& bp : parsed.blueprints)
+    if (!isValidAgentId(bp.id))
+      throw ApiError(400, "invalid_request",
+                     "blueprint id '" + bp.id + "' of agent '" + agent_id + "' is not valid: use " +
+                         kAgentIdRule);
   Json draft = {{"name", body.value("name", agent_id)}, {"blueprints", body["blueprints"]}};
   storage_.saveDraft(agent_id, draft);
   return describe(agent_id);

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "app/config_report.hpp"
+#include "app/data_dir.hpp"
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
 #include "app/systemd_notify.hpp"
@@ -165,7 +166,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   ApiKeys keys;
   std::string created_key;
   try {
-    fs::create_directories(config.data);
+    preparePrivateDataDir(config.data, log);
     storage = openStorage(config.storageUrl());
     if (!config.api_keys.empty())
       keys = ApiKeys::fromFile(config.api_keys);

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "storage/storage_url.hpp"
+
 namespace blueprint::host {
 
 using Json = nlohmann::json;
@@ -182,7 +184,7 @@ Json HostConfig::toJson() const {
           {"plugins", plugins},
           {"agents", agents},
           {"data", data},
-          {"storage", storageUrl().rfind("postgresql:", 0) == 0 ? "postgresql://…" : storageUrl()},
+          {"storage", redactStorageUrl(storageUrl()).display},
           {"api_keys", api_keys},
           {"watch_plugins", watch_plugins},
           {"threads", threads},

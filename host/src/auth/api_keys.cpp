@@ -5,11 +5,20 @@
 #include <Poco/RandomStream.h>
 #include <Poco/SHA2Engine.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
+
+#include "agents/agent_id.hpp"
 
 namespace blueprint::host {
 
@@ -37,9 +46,53 @@ std::string ApiKeys::generateKey() {
 
 namespace {
 
+/// True for a `prefix*` pattern's prefix: the start of some valid agent id.
+bool isAgentIdPrefix(std::string_view prefix) {
+  if (prefix.empty()) return true;  // "*": every agent
+  if (prefix.size() >= kMaxAgentIdLength) return false;
+  // A prefix is valid when completing it with one letter gives a valid id.
+  return isValidAgentId(std::string(prefix) + "a");
+}
+
+}  // namespace
+
+AgentAllowList AgentAllowList::parse(const std::vector<std::string>& patterns) {
+  AgentAllowList list;
+  for (const std::string& pattern : patterns) {
+    const std::size_t star = pattern.find('*');
+    if (star == std::string::npos) {
+      if (!isValidAgentId(pattern))
+        throw std::invalid_argument("agent pattern '" + pattern + "' is not an agent id (" +
+                                    kAgentIdRule + ") nor a prefix of one followed by '*'");
+      list.exact_.push_back(pattern);
+      continue;
+    }
+    const std::string_view prefix(pattern.data(), star);
+    if (star + 1 != pattern.size() || !isAgentIdPrefix(prefix))
+      throw std::invalid_argument("agent pattern '" + pattern +
+                                  "' is not valid: a '*' may only end a prefix of an agent id (" +
+                                  kAgentIdRule + "), as in 'support-*'");
+    list.prefixes_.emplace_back(prefix);
+  }
+  std::sort(list.exact_.begin(), list.exact_.end());
+  return list;
+}
+
+bool AgentAllowList::allows(std::string_view agent_id) const {
+  if (std::binary_search(exact_.begin(), exact_.end(), agent_id, std::less<>())) return true;
+  for (const std::string& prefix : prefixes_)
+    if (agent_id.substr(0, prefix.size()) == prefix) return true;
+  return false;
+}
+
+namespace {
+
 ApiKeys::Key parseKey(const Json& j, const std::string& where) {
   if (!j.is_object() || !j.contains("sha256") || !j["sha256"].is_string())
     throw std::runtime_error(where + ": every key needs a \"sha256\" hex string");
+  if (j.contains("name") && (!j["name"].is_string() || j["name"].get<std::string>().empty()))
+    throw std::runtime_error(where + ": a key's \"name\" must be a non-empty string, got " +
+                             j["name"].dump());
   ApiKeys::Key key;
   key.name = j.value("name", "key");
   key.sha256_hex = j["sha256"].get<std::string>();
@@ -56,6 +109,21 @@ ApiKeys::Key parseKey(const Json& j, const std::string& where) {
     else
       throw std::runtime_error(where + ": key '" + key.name + "': unknown scope " + s.dump() +
                                " (scopes are admin and invoke)");
+  }
+  if (j.contains("agents")) {
+    const Json& agents = j["agents"];
+    if (!agents.is_array() ||
+        !std::all_of(agents.begin(), agents.end(), [](const Json& a) { return a.is_string(); }))
+      throw std::runtime_error(where + ": key '" + key.name +
+                               "': \"agents\" must be a list of agent ids and 'prefix*' "
+                               "patterns, got " +
+                               agents.dump());
+    try {
+      key.agents = std::make_shared<const AgentAllowList>(
+          AgentAllowList::parse(agents.get<std::vector<std::string>>()));
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(where + ": key '" + key.name + "': " + e.what());
+    }
   }
   return key;
 }
@@ -78,7 +146,15 @@ ApiKeys ApiKeys::fromFile(const fs::path& file) {
     throw std::runtime_error("API keys file " + file.string() +
                              " must be {\"keys\":[{\"name\",\"sha256\",\"scopes\":[…]}]}");
   ApiKeys keys;
-  for (const Json& k : j["keys"]) keys.keys_.push_back(parseKey(k, file.string()));
+  std::set<std::string> names;
+  for (const Json& k : j["keys"]) {
+    keys.keys_.push_back(parseKey(k, file.string()));
+    if (!names.insert(keys.keys_.back().name).second)
+      throw std::runtime_error("API keys file " + file.string() + ": two keys are named '" +
+                               keys.keys_.back().name +
+                               "' (a key without \"name\" is named 'key'); jobs belong to the "
+                               "key that created them by its name, so give each key its own");
+  }
   static std::atomic<std::uint64_t> next_set_id{1};
   keys.set_id_ = next_set_id.fetch_add(1);
   return keys;
@@ -95,11 +171,16 @@ ApiKeys ApiKeys::fromDataDir(const fs::path& data_dir, std::string& created_key)
                                    {"scopes", {"admin", "invoke"}}}})}};
   const fs::path tmp = data_dir / "api-keys.json.tmp";
   {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+    // 0600 from the start: the file never exists readable by others, whatever the umask.
+    const std::string text = j.dump(2) + "\n";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+      throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    ::fchmod(fd, 0600);  // an earlier, wider leftover of the same name keeps its mode otherwise
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const bool closed = ::close(fd) == 0;
+    if (!written || !closed) throw std::runtime_error("cannot write " + tmp.string());
   }
-  ::chmod(tmp.c_str(), 0600);
   fs::rename(tmp, file);
   return fromFile(file);
 }
@@ -129,7 +210,7 @@ std::optional<Principal> ApiKeys::authenticate(std::string_view header) const {
   std::optional<Principal> found;
   for (const Key& k : keys_) {  // every key is compared, so timing does not tell which matched
     if (constantTimeEqual(hash, k.sha256_hex) && !found)
-      found = Principal{k.name, k.admin, k.invoke};
+      found = Principal{k.name, k.admin, k.invoke, k.agents};
   }
   if (found && set_id_ != 0) {
     last.set_id = set_id_;

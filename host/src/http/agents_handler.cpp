@@ -1,15 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// The agent endpoints (DESIGN §2): drafts, deploy/rollback, undeploy. Admin scope.
+// The agent endpoints (DESIGN §2): drafts, deploy/rollback, undeploy. Admin scope. A key with
+// an agents allow-list sees and changes only the agents on it (requireAgentAccess).
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
 
 namespace blueprint::host {
 
 void handleListAgents(RequestContext& ctx) {
-  sendJson(ctx.response, 200, {{"agents", ctx.services.agents->listDeployed()}});
+  Json agents = ctx.services.agents->listDeployed();
+  if (ctx.principal.agents != nullptr) {
+    Json allowed = Json::array();
+    for (Json& agent : agents)
+      if (ctx.principal.mayUseAgent(agent["id"].get<std::string>()))
+        allowed.push_back(std::move(agent));
+    agents = std::move(allowed);
+  }
+  sendJson(ctx.response, 200, {{"agents", std::move(agents)}});
 }
 
 void handlePutAgent(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   if (ctx.params[0] == "jobs")
     throw ApiError(400, "invalid_request", "'jobs' is reserved and cannot be an agent id");
   Json body = readJsonBody(ctx, false);
@@ -17,15 +27,18 @@ void handlePutAgent(RequestContext& ctx) {
 }
 
 void handleGetAgent(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   sendJson(ctx.response, 200, ctx.services.agents->describe(ctx.params[0]));
 }
 
 void handleDeleteAgent(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   ctx.services.agents->remove(ctx.params[0]);
   sendJson(ctx.response, 200, {{"id", ctx.params[0]}, {"deleted", true}});
 }
 
 void handleDeploy(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   Json body = readJsonBody(ctx, true);
   std::optional<std::int64_t> version;
   if (!body.is_null()) {
@@ -41,6 +54,7 @@ void handleDeploy(RequestContext& ctx) {
 }
 
 void handleUndeploy(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   sendJson(ctx.response, 200, ctx.services.agents->undeploy(ctx.params[0]));
 }
 

@@ -38,8 +38,10 @@ void checkTriggerBody(const Json& body);
 Json jobToJson(const JobRecord& job);
 /// ISO 8601 UTC with milliseconds, e.g. 2026-11-28T17:42:06.123Z.
 std::string isoTime(std::int64_t ms);
-/// A fresh job id (UUID v4).
-std::string newJobId();
+/// Throws the 404 an unknown agent gets (agent_not_found, worded alike) unless the request's key
+/// may use `agent_id` (its agents allow-list): every handler of a route naming an agent calls it
+/// before anything else, so a key learns nothing about agents outside its list.
+void requireAgentAccess(const RequestContext& ctx, const std::string& agent_id);
 
 // trigger_handler.cpp
 void handleTrigger(RequestContext& ctx);

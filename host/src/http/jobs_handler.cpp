@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The job endpoints (DESIGN §2): poll, follow events, cancel, retry, list. A job is either live
 // in this host's RunRegistry (every sync run, and async runs executing here) or in storage.
+// Tenancy (issue 11): a key sees and controls only the jobs it may access (Principal::
+// mayAccessJob); any other job answers exactly as a job that does not exist, so a job id of
+// another key reveals nothing, not even that it exists.
 #include <limits>
 #include <thread>
 
@@ -21,17 +24,37 @@ ApiError jobNotFound(const std::string& id) {
   return ApiError(404, "job_not_found", "job '" + id + "' does not exist (or has expired)");
 }
 
+bool mayAccess(const Principal& who, const JobRecord& job) {
+  return who.mayAccessJob(job.agent_id, job.created_by);
+}
+
+bool mayAccess(const Principal& who, LiveRun& live) {
+  if (!who.admin && live.createdBy() != who.name) return false;
+  // Only a key limited to some agents needs the run's agent, and so its snapshot.
+  return who.agents == nullptr || who.mayUseAgent(live.snapshot().agent_id);
+}
+
 /// The freshest view of a job: the live run if this host has it, else storage.
 std::optional<JobRecord> findJob(HostServices& s, const std::string& id) {
   if (auto live = s.registry->find(id)) return live->snapshot();
   return s.storage->getJob(id);
 }
 
+/// Throws job_not_found unless job `id` exists and the request's key may access it.
+void requireJobAccess(RequestContext& ctx, const std::string& id) {
+  if (std::shared_ptr<LiveRun> live = ctx.services.registry->find(id)) {
+    if (!mayAccess(ctx.principal, *live)) throw jobNotFound(id);
+    return;
+  }
+  std::optional<JobRecord> stored = ctx.services.storage->getJob(id);
+  if (!stored || !mayAccess(ctx.principal, *stored)) throw jobNotFound(id);
+}
+
 }  // namespace
 
 void handleGetJob(RequestContext& ctx) {
   std::optional<JobRecord> job = findJob(ctx.services, ctx.params[0]);
-  if (!job) throw jobNotFound(ctx.params[0]);
+  if (!job || !mayAccess(ctx.principal, *job)) throw jobNotFound(ctx.params[0]);
   sendJson(ctx.response, 200, jobToJson(*job));
 }
 
@@ -42,7 +65,9 @@ void handleJobEvents(RequestContext& ctx) {
   std::optional<JobRecord> stored;
   if (!live) {
     stored = s.storage->getJob(id);
-    if (!stored) throw jobNotFound(id);
+    if (!stored || !mayAccess(ctx.principal, *stored)) throw jobNotFound(id);
+  } else if (!mayAccess(ctx.principal, *live)) {
+    throw jobNotFound(id);
   }
   SseStream stream(ctx.response, nullptr, *s.heartbeat, id);
   std::size_t sent = 0;
@@ -102,11 +127,13 @@ void handleCancelJob(RequestContext& ctx) {
   std::shared_ptr<LiveRun> live = s.registry->find(id);
   std::optional<JobRecord> stored;
   if (!live || !live->finished()) stored = s.storage->getJob(id);
+  if (!live && !stored) throw jobNotFound(id);
+  if (live ? !mayAccess(ctx.principal, *live) : !mayAccess(ctx.principal, *stored))
+    throw jobNotFound(id);
   if (live && live->finished()) {
     JobRecord j = live->snapshot();
     throw ApiError(409, "job_finished", "job '" + id + "' already ended with status " + j.status);
   }
-  if (!live && !stored) throw jobNotFound(id);
   if (stored && isFinished(stored->status))
     throw ApiError(409, "job_finished",
                    "job '" + id + "' already ended with status " + stored->status);
@@ -129,6 +156,7 @@ void handleCancelJob(RequestContext& ctx) {
 void handleRetryJob(RequestContext& ctx) {
   HostServices& s = ctx.services;
   const std::string& id = ctx.params[0];
+  requireJobAccess(ctx, id);  // before anything changes
   auto [job, retried] = s.storage->retryJob(id);
   if (!job) {
     // A sync run whose caller stayed lives only in memory; a failed one can still be retried.
@@ -164,8 +192,10 @@ void handleRetryJob(RequestContext& ctx) {
 
 void handleListJobs(RequestContext& ctx) {
   HostServices& s = ctx.services;
+  requireAgentAccess(ctx, ctx.params[0]);
   JobQuery q;
   q.agent_id = ctx.params[0];
+  if (!ctx.principal.admin) q.created_by = ctx.principal.name;
   const std::string status = ctx.queryValue("status");
   if (!status.empty()) {
     static const char* kStatuses[] = {job_status::kQueued, job_status::kInProgress,

@@ -5,10 +5,10 @@
 
 #include <cstdio>
 #include <ctime>
-#include <random>
 
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
+#include "jobs/job_id.hpp"
 #include "jobs/run_events.hpp"
 
 namespace blueprint::host {
@@ -84,32 +84,6 @@ std::string isoTime(std::int64_t ms) {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
   return buf;
-}
-
-std::string newJobId() {
-  // UUID v4 from a per-thread generator seeded once from the OS: Poco's UUIDGenerator opens
-  // /dev/urandom on every call, a system call on the hot path of every sync run.
-  thread_local std::mt19937_64 rng([] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }());
-  std::uint64_t hi = rng(), lo = rng();
-  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx from the 128 bits, most significant nibble first.
-  static const char kHex[] = "0123456789abcdef";
-  std::string id(36, '-');
-  std::size_t at = 0;
-  auto nibbles = [&](std::uint64_t bits, int count) {
-    for (int shift = (count - 1) * 4; shift >= 0; shift -= 4) {
-      if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
-      id[at++] = kHex[(bits >> shift) & 0xF];
-    }
-  };
-  nibbles(hi, 16);
-  nibbles(lo, 16);
-  return id;
 }
 
 Json jobToJson(const JobRecord& job) {
@@ -226,6 +200,7 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
 }  // namespace
 
 void handleTrigger(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   auto body = std::make_shared<const Json>(readJsonBody(ctx, false));
   checkTriggerBody(*body);
   auto agent = ctx.services.agents->deployed(ctx.params[0]);
@@ -234,6 +209,7 @@ void handleTrigger(RequestContext& ctx) {
 }
 
 void handleTestRun(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
   readJsonBody(ctx, true);  // the editor's button sends nothing; whatever it sends is ignored
   auto agent = ctx.services.agents->draft(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
@@ -242,6 +218,7 @@ void handleTestRun(RequestContext& ctx) {
 
 void handleCreateJob(RequestContext& ctx) {
   HostServices& s = ctx.services;
+  requireAgentAccess(ctx, ctx.params[0]);
   Json body = readJsonBody(ctx, false);
   checkTriggerBody(body);
   auto agent = s.agents->deployed(ctx.params[0]);

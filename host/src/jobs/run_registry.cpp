@@ -3,7 +3,8 @@
 
 namespace blueprint::host {
 
-LiveRun::LiveRun(JobRecord job) : job_id_(job.job_id), job_(std::move(job)) {}
+LiveRun::LiveRun(JobRecord job)
+    : job_id_(job.job_id), created_by_(job.created_by), job_(std::move(job)) {}
 
 void LiveRun::append(std::vector<std::string> events) {
   std::lock_guard<std::mutex> lock(mutex_);

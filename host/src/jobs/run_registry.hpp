@@ -27,6 +27,8 @@ class LiveRun {
   explicit LiveRun(JobRecord job);
 
   const std::string& jobId() const { return job_id_; }
+  /// The name of the API key that started the run: who may see and control it (issue 11).
+  const std::string& createdBy() const { return created_by_; }
   RunControl& control() { return control_; }
 
   /// Appends events; wakes followers.
@@ -52,6 +54,7 @@ class LiveRun {
 
  private:
   std::string job_id_;
+  std::string created_by_;
   std::mutex mutex_;
   std::condition_variable cv_;
   JobRecord job_;

@@ -193,6 +193,10 @@ PluginLoadResult PluginLoader::load(const fs::path& file, std::uint64_t generati
                    ec.message();
     return result;
   }
+  // copy_file keeps the operator's mode (often 0755) whatever the umask; the copy is the
+  // host's alone (issue 11, L5). dlopen needs read access only.
+  fs::permissions(cache_path, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace, ec);
   auto fail = [&](std::string message) {
     fs::remove(cache_path, ec);
     result = PluginLoadResult{};

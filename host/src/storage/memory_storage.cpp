@@ -168,6 +168,7 @@ JobPage MemoryStorage::listJobs(const JobQuery& query) {
     const JobRecord& job = entry.second.job;
     if (!query.agent_id.empty() && job.agent_id != query.agent_id) continue;
     if (query.status && job.status != *query.status) continue;
+    if (query.created_by && job.created_by != *query.created_by) continue;
     matching.push_back(&job);
   }
   std::sort(matching.begin(), matching.end(), [](const JobRecord* a, const JobRecord* b) {

@@ -41,6 +41,7 @@
 #include <utility>
 
 #include "storage/job_rows.hpp"
+#include "storage/storage_url.hpp"
 
 namespace blueprint::host {
 
@@ -181,6 +182,13 @@ const std::vector<Migration>& migrations() {
            "CREATE TRIGGER agents_changed AFTER INSERT OR UPDATE OR DELETE ON agents"
            " FOR EACH STATEMENT EXECUTE FUNCTION bump_agents_revision()",
        }},
+      // A key that is not an admin lists only the jobs it created (issue 11, Tenancy): this
+      // index serves that page in order, however many jobs other keys have on the agent.
+      {3,
+       {
+           "CREATE INDEX jobs_by_agent_creator"
+           " ON jobs (agent_id, created_by, created_at_ms DESC, job_id DESC)",
+       }},
   };
   return kMigrations;
 }
@@ -247,33 +255,28 @@ std::string scrub(std::string text, const std::vector<std::string>& secrets) {
   return text;
 }
 
-/// The URL as messages show it: no `:password` in the user info, no query (which may carry
-/// options such as sslpassword) and no fragment. Also returns the raw password, if any.
-std::pair<std::string, std::string> redact(const std::string& url) {
-  std::string display = url.substr(0, url.find_first_of("?#"));
-  std::string password;
-  const std::size_t scheme_end = display.find("://");
-  if (scheme_end == std::string::npos) return {display, password};
-  const std::size_t authority_begin = scheme_end + 3;
-  const std::size_t authority_end = std::min(display.find('/', authority_begin), display.size());
-  const std::size_t at = display.rfind('@', authority_end);
-  if (at == std::string::npos || at < authority_begin) return {display, password};
-  const std::size_t colon = display.find(':', authority_begin);
-  if (colon != std::string::npos && colon < at) {
-    password = display.substr(colon + 1, at - colon - 1);
-    display.erase(colon, at - colon);
-  }
-  return {display, password};
-}
-
 ConnectionSettings parseUrl(const std::string& url) {
   ConnectionSettings settings;
-  std::string raw_password;
-  std::tie(settings.display, raw_password) = redact(url);
-  settings.secrets.push_back(raw_password);
+  RedactedUrl redacted = redactStorageUrl(url);
+  settings.display = std::move(redacted.display);
+  settings.secrets.push_back(std::move(redacted.secret));
   const auto fail = [&](const std::string& why) {
     throw StorageError("storage URL '" + settings.display + "': " + scrub(why, settings.secrets));
   };
+  // RFC 3986 user information ends at the first '/', '?' or '#' and holds no '@': a password
+  // with any of them, unencoded, makes the URL mean something else (the rest of the password
+  // becomes the path or the query). Refused before parsing, so no part of it is ever echoed.
+  {
+    const std::size_t authority = url.find("://");
+    const std::size_t begin = authority == std::string::npos ? 0 : authority + 3;
+    const std::size_t authority_end = std::min(url.find_first_of("/?#", begin), url.size());
+    const std::size_t first_at = url.find('@', begin);
+    if (first_at != std::string::npos &&
+        (first_at >= authority_end || url.find('@', first_at + 1) != std::string::npos))
+      fail(
+          "the user name or password holds a character that must be percent-encoded ('/' as "
+          "%2F, '?' as %3F, '#' as %23, '@' as %40), or an '@' follows the host (write it %40)");
+  }
 
   Poco::URI uri;
   try {
@@ -1071,9 +1074,11 @@ JobPage PostgresStorage::listJobs(const JobQuery& query) {
     int placeholders = 0;
     if (!query.agent_id.empty()) where += " AND agent_id = $" + std::to_string(++placeholders);
     if (query.status) where += " AND status = $" + std::to_string(++placeholders);
+    if (query.created_by) where += " AND created_by = $" + std::to_string(++placeholders);
     const auto bind_filter = [&](Statement& stmt) {
       if (!query.agent_id.empty()) stmt.addBind(bind(query.agent_id));
       if (query.status) stmt.addBind(bind(*query.status));
+      if (query.created_by) stmt.addBind(bind(*query.created_by));
     };
 
     // Count and page in one transaction, so the total matches the page under concurrent writes.

@@ -121,6 +121,13 @@ const std::vector<Migration>& migrations() {
            " last_token INTEGER NOT NULL)",
            "INSERT INTO lease_counter (id, last_token) VALUES (1, 0)",
        }},
+      // A key that is not an admin lists only the jobs it created (issue 11, Tenancy): this
+      // index serves that page in order, however many jobs other keys have on the agent.
+      {2,
+       {
+           "CREATE INDEX jobs_by_agent_creator"
+           " ON jobs (agent_id, created_by, created_at_ms DESC, job_id DESC)",
+       }},
   };
   return kMigrations;
 }
@@ -783,9 +790,11 @@ JobPage SqliteStorage::listJobs(const JobQuery& query) {
     std::string where = " WHERE 1 = 1";
     if (!query.agent_id.empty()) where += " AND agent_id = ?";
     if (query.status) where += " AND status = ?";
+    if (query.created_by) where += " AND created_by = ?";
     const auto bind_filter = [&](Statement& stmt) {
       if (!query.agent_id.empty()) stmt.addBind(bind(query.agent_id));
       if (query.status) stmt.addBind(bind(*query.status));
+      if (query.created_by) stmt.addBind(bind(*query.created_by));
     };
 
     JobPage page;

@@ -2,12 +2,16 @@
 // storage.cpp: openStorage (the URL → backend switch) and the shared clock.
 #include "storage/storage.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <system_error>
 
 #include "storage/memory_storage.hpp"
 #include "storage/sqlite_storage.hpp"
 #include "storage/storage_modules.hpp"
+#include "storage/storage_url.hpp"
 
 namespace blueprint::host {
 
@@ -42,6 +46,11 @@ std::unique_ptr<Storage> openStorage(const std::string& url) {
                            path.parent_path().string() + "': " + ec.message());
       }
     }
+    // The database holds payloads, results and KV values: a new file is the owner's alone
+    // (SQLite gives its -wal and -shm files the database file's mode). An existing file keeps
+    // its mode; the host tightens the one in its data directory at start-up.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
     return std::make_unique<SqliteStorage>(path.string());
   }
 
@@ -49,7 +58,9 @@ std::unique_ptr<Storage> openStorage(const std::string& url) {
     return openPostgresStorage(url);  // a module: libpq's libraries only when asked for
   }
 
-  throw StorageError("unsupported storage URL '" + url + "'; " + kAcceptedForms);
+  // A mistyped scheme ("postgresq://user:password@…") must not print the password either.
+  throw StorageError("unsupported storage URL '" + redactStorageUrl(url).display + "'; " +
+                     kAcceptedForms);
 }
 
 }  // namespace blueprint::host

@@ -60,7 +60,8 @@ struct JobRecord {
   std::optional<std::int64_t> lease_until_ms;
   /// true once a cancel was requested; a running worker stops at the next block boundary.
   bool cancel_requested = false;
-  /// The API key name that created the job (scopes Idempotency-Key).
+  /// The name of the API key that created the job: it scopes Idempotency-Key, and only that key
+  /// (or an admin key) may see and control the job (issue 11, Tenancy).
   std::string created_by;
 };
 
@@ -86,6 +87,8 @@ struct AgentRecord {
 struct JobQuery {
   std::string agent_id;  // empty = jobs of every agent
   std::optional<std::string> status;
+  /// Only the jobs this API key name created (a non-admin key listing jobs); unset = anyone's.
+  std::optional<std::string> created_by;
   std::int64_t limit = 50;  // negative = no limit
   std::int64_t offset = 0;
 };

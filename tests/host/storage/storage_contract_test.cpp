@@ -18,9 +18,11 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "storage/storage.hpp"
+#include "storage/storage_url.hpp"
 #include "support/postgres_cluster.hpp"
 
 namespace blueprint::host {
@@ -514,6 +516,55 @@ TEST_P(StorageContractTest, ListJobsNewestFirstWithFilterPageAndTotal) {
   page = store().listJobs(query);
   EXPECT_EQ(page.total, 0);
   EXPECT_TRUE(page.jobs.empty());
+}
+
+TEST_P(StorageContractTest, ListJobsShowsOneCreatorsJobsWhenAsked) {
+  // A key that is not an admin lists only its own jobs (issue 11, Tenancy).
+  const std::int64_t base = 1'700'000'000'000;
+  const std::vector<std::tuple<std::string, std::string, std::string>> jobs = {
+      {"alice-0", "agent-a", "alice"}, {"bob-0", "agent-a", "bob"},
+      {"alice-1", "agent-a", "alice"}, {"alice-b", "agent-b", "alice"},
+      {"bob-1", "agent-a", "bob"},     {"alice-2", "agent-a", "alice"}};
+  std::int64_t at = base;
+  for (const auto& [id, agent, creator] : jobs) {
+    JobRecord job = makeJob(id, ++at, agent);
+    job.created_by = creator;
+    store().createJob(job, "");
+  }
+  // A sync run stored after its caller left keeps its creator too.
+  JobRecord sync_run = makeJob("alice-sync", ++at);
+  sync_run.created_by = "alice";
+  sync_run.status = job_status::kCompleted;
+  sync_run.finished_at_ms = at;
+  store().putJob(sync_run);
+  EXPECT_EQ(store().getJob("alice-sync")->created_by, "alice");
+  EXPECT_EQ(store().getJob("bob-1")->created_by, "bob");
+
+  JobQuery query;
+  query.agent_id = "agent-a";
+  query.created_by = "alice";
+  JobPage page = store().listJobs(query);
+  EXPECT_EQ(page.total, 4);
+  EXPECT_EQ(idsOf(page.jobs),
+            (std::vector<std::string>{"alice-sync", "alice-2", "alice-1", "alice-0"}));
+
+  query.status = job_status::kQueued;
+  query.limit = 1;
+  query.offset = 1;
+  page = store().listJobs(query);
+  EXPECT_EQ(page.total, 3);
+  EXPECT_EQ(idsOf(page.jobs), (std::vector<std::string>{"alice-1"}));
+
+  query = JobQuery{};
+  query.agent_id = "agent-a";
+  query.created_by = "bob";
+  EXPECT_EQ(idsOf(store().listJobs(query).jobs), (std::vector<std::string>{"bob-1", "bob-0"}));
+  query.created_by = "carol";
+  page = store().listJobs(query);
+  EXPECT_EQ(page.total, 0);
+  EXPECT_TRUE(page.jobs.empty());
+  query.created_by.reset();
+  EXPECT_EQ(store().listJobs(query).total, 6);
 }
 
 TEST_P(StorageContractTest, CountQueuedCountsOnlyQueuedJobs) {
@@ -1368,6 +1419,75 @@ TEST(OpenStorageTest, RejectsMalformedPostgresqlUrlsWithoutThePassword) {
       EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
     }
   }
+}
+
+TEST(OpenStorageTest, NeverShowsAPasswordHoweverTheUrlIsMistyped) {
+  // Issue 11, L4: a mistyped scheme printed the whole URL; a '/', '?', '#' or '@' in the
+  // password ended the user information early, so the "redacted" URL still held the password.
+  for (const std::string url : {
+           "postgresq://u:s3cret-Pa55@db.example/x",     // scheme mistyped
+           "postgresql:/u:s3cret-Pa55@db.example/x",     // one slash
+           "postgresql//u:s3cret-Pa55@db.example/x",     // no colon
+           "postgresql://u:s3cret/Pa55@db.example/x",    // '/' in the password
+           "postgresql://u:s3cret?Pa55@db.example/x",    // '?'
+           "postgresql://u:s3cret#Pa55@db.example/x",    // '#'
+           "postgresql://u:s3cret@Pa55@db.example/x",    // '@'
+           "postgresql://u:s3cret-Pa55/db.example/x",    // '@' forgotten: a "port"
+           "postgresql://u:s3/cr@et-Pa55@db.example/x",  // all of them
+           // '@' after the host: what precedes the last '@' is hidden, the host with it.
+           "postgres://u:s3cret-Pa55@db.example/x?sslmode=verify&x=@y",
+       }) {
+    try {
+      openStorage(url);
+      ADD_FAILURE() << "expected StorageError for a URL like " << url.substr(0, 14);
+    } catch (const StorageError& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.find("s3"), std::string::npos) << message;
+      EXPECT_EQ(message.find("Pa55"), std::string::npos) << message;
+      if (url.find("=@") == std::string::npos) {
+        EXPECT_NE(message.find("db.example"), std::string::npos) << message;
+      }
+    }
+  }
+}
+
+TEST(OpenStorageTest, ReadsAPercentEncodedSlashInThePassword) {
+  // Percent-encoded, a '/' is an ordinary password character: the URL parses and the error is
+  // the unreachable server's (a loopback port nobody listens on), without the password.
+  try {
+    openStorage("postgresql://u:s3cret%2FPa55@127.0.0.1:1/x?connect_timeout=2");
+    ADD_FAILURE() << "expected StorageError";
+  } catch (const StorageError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("postgresql://u@127.0.0.1:1/x': cannot open"), std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("percent-encoded"), std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    EXPECT_EQ(message.find("Pa55"), std::string::npos) << message;
+  }
+}
+
+TEST(RedactStorageUrl, KeepsTheUserAndDropsPasswordQueryAndFragment) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"postgresql://u:pw@h:5432/db?sslpassword=k#f", "postgresql://u@h:5432/db"},
+      {"postgres://u@h/db", "postgres://u@h/db"},
+      {"postgresql://h/db?password=k", "postgresql://h/db"},
+      {"postgresql://u:p/w@h/db", "postgresql://u@h/db"},
+      {"postgresq://u:pw@h/db", "postgresq://u@h/db"},
+      {"postgresql:u:pw@h/db", "postgresql:u@h/db"},
+      {"postgresql:/u:pw@h/db", "postgresql:***@h/db"},
+      {"postgresql//u:pw@h/db", "***@h/db"},
+      {"postgresql://u:pw/h/db", "postgresql://u:***/h/db"},
+      {"postgresql://[::1]:5432/db", "postgresql://[::1]:5432/db"},
+      {"postgresql://h:5432/db", "postgresql://h:5432/db"},
+      {"sqlite:/var/lib/a@b.db", "sqlite:/var/lib/a@b.db"},
+      {"memory:", "memory:"},
+      {"mysql://db/x", "mysql://db/x"},
+      {"", ""},
+  };
+  for (const auto& [url, shown] : cases) EXPECT_EQ(redactStorageUrl(url).display, shown) << url;
+  EXPECT_EQ(redactStorageUrl("postgresql://u:p/w@h/db").secret, "p/w");
+  EXPECT_EQ(redactStorageUrl("postgresql://u:pw/h/db").secret, "pw");
 }
 
 TEST(OpenStorageTest, RejectsUnknownUrlsNamingTheAcceptedForms) {
