@@ -17,6 +17,7 @@
 #include "hostile/hostile_support.hpp"
 #include "support/api_helpers.hpp"
 #include "support/http_client.hpp"
+#include "support/nginx_process.hpp"
 #include "support/test_host.hpp"
 
 namespace blueprint::testing {
@@ -152,6 +153,48 @@ TEST_F(Framing, AnUnfinishedRequestInABodyIsNotCompletedByTheNextClient) {
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(statusOf(*second), 200) << *second;
   EXPECT_NE(bodyOf(*second).find("\"agents\""), std::string::npos) << *second;
+  EXPECT_TRUE(helloDeployed(*host_));
+  EXPECT_TRUE(stillServing(*host_));
+}
+
+/// nginx in front of `host` with one kept-alive upstream connection, as in
+/// examples/cluster/nginx.conf (HTTP/1.1 upstream, empty Connection header).
+std::string nginxConfig(int listen_port, int host_port) {
+  return "worker_processes 1;\npid nginx.pid;\nerror_log error.log warn;\n"
+         "events { worker_connections 64; }\n"
+         "http {\n  access_log access.log;\n"
+         "  client_body_temp_path client-body-temp;\n  proxy_temp_path proxy-temp;\n"
+         "  fastcgi_temp_path fastcgi-temp;\n  uwsgi_temp_path uwsgi-temp;\n"
+         "  scgi_temp_path scgi-temp;\n"
+         "  upstream blueprint_hosts { server 127.0.0.1:" +
+         std::to_string(host_port) +
+         "; keepalive 1; }\n"
+         "  server {\n    listen 127.0.0.1:" +
+         std::to_string(listen_port) +
+         ";\n    location / {\n      proxy_pass http://blueprint_hosts;\n"
+         "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
+         "    }\n  }\n}\n";
+}
+
+TEST_F(Framing, BehindNginxAKeylessBodyCannotBorrowTheNextClientsKey) {
+  // The reproduction: the keyless client's body is the start of an undeploy; nginx
+  // reuses its upstream connection for the admin's next request.
+  ASSERT_NE(host_, nullptr);
+  NginxProcess nginx;
+  bool started = false;
+  for (int attempt = 0; attempt < 5 && !started; ++attempt) {
+    const int port = freeLoopbackPort();
+    started = nginx.start(nginxConfig(port, host_->port()), port);
+    if (!started && !nginx.addressInUse()) break;
+  }
+  ASSERT_TRUE(started) << nginx.errorLog();
+  const std::string prefix = "POST /v1/agents/hello/undeploy HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+  const HttpResponse keyless =
+      httpRequest(nginx.port(), "POST", "/v1/agents/hello/blueprints/hello", prefix);
+  EXPECT_EQ(keyless.status, 401) << keyless.body;
+  const HttpResponse admin = HttpClient(nginx.port(), host_->adminKey()).get("/v1/agents");
+  EXPECT_EQ(admin.status, 200) << admin.body;
+  EXPECT_NE(admin.body.find("\"agents\""), std::string::npos) << admin.body;
   EXPECT_TRUE(helloDeployed(*host_));
   EXPECT_TRUE(stillServing(*host_));
 }
