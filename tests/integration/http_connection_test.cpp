@@ -134,6 +134,7 @@ TEST_F(HttpConnection, HeadGetsHeadersWithoutABody) {
   }
   const auto second = all.find("HTTP/1.1", 10);
   const std::string head_answer = all.substr(0, second);
+  EXPECT_EQ(head_answer.rfind("HTTP/1.1 200", 0), 0u) << head_answer;  // as GET, not 405
   EXPECT_EQ(head_answer.substr(head_answer.size() - 4), "\r\n\r\n") << head_answer;
   EXPECT_NE(all.substr(second).find("\"status\":\"ok\""), std::string::npos) << all;
 }

@@ -61,7 +61,13 @@ Json AgentService::putDraft(const std::string& agent_id, const Json& body) {
       throw ApiError(400, "invalid_request",
                      "blueprint id '" + bp.id + "' of agent '" + agent_id + "' is not valid: use " +
                          kAgentIdRule);
-  Json draft = {{"name", body.value("name", agent_id)}, {"blueprints", body["blueprints"]}};
+  // The parser lets a null name stand for none; the draft keeps only a string (issue 11, L3).
+  const auto name = body.find("name");
+  if (name != body.end() && !name->is_string())
+    throw ApiError(400, "invalid_request",
+                   std::string("\"name\" must be a string, got ") + name->type_name());
+  Json draft = {{"name", name != body.end() ? *name : Json(agent_id)},
+                {"blueprints", body["blueprints"]}};
   storage_.saveDraft(agent_id, draft);
   return describe(agent_id);
 }

@@ -60,6 +60,17 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("storage", "URL", "sqlite:<file> (default <data>/host.db), memory:, postgresql://…");
   flag("api-keys", "FILE", "API keys file ({\"keys\":[{name,sha256,scopes}]})");
   flag("threads", "N", "maximum HTTP connection threads");
+  flag("max-header-bytes", "N", "request head limit in bytes (431 past it; default 65536)");
+  flag("max-header-fields", "N", "header fields per request (431 past it; default 100)");
+  flag("max-target-bytes", "N", "request target limit in bytes (414 past it; default 8192)");
+  flag("header-timeout-ms", "MS", "time for a whole request head (408 past it; default 10000)");
+  flag("busy-timeout-ms", "MS",
+       "while connections queue for a thread, idle or slow ones yield it after this (1000)");
+  flag("drain-limit-bytes", "N",
+       "unread request body drained to keep a connection open (default 1048576)");
+  flag("drain-timeout-ms", "MS", "time for that drain, and before a close (default 2000)");
+  flag("send-timeout-ms", "MS",
+       "a send that makes no progress this long fails and closes the connection (30000)");
   flag("watch-plugins", nullptr, "reload plugins when the plugin directory changes");
   flag("no-watch-plugins", nullptr, "do not watch the plugin directory");
   flag("probe-plugins", nullptr,
@@ -258,8 +269,17 @@ int HostApplication::main(const std::vector<std::string>& args) {
   params->setServerName("blueprint-host");
   Poco::ThreadPool pool("http", config.min_threads, config.threads, 60);
   Poco::Net::HTTPServerParams::Ptr server_params(params);
+  ConnectionLimits connection_limits;
+  connection_limits.framing.max_header_bytes = static_cast<std::size_t>(config.max_header_bytes);
+  connection_limits.framing.max_header_fields = static_cast<std::size_t>(config.max_header_fields);
+  connection_limits.framing.max_target_bytes = static_cast<std::size_t>(config.max_target_bytes);
+  connection_limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+  connection_limits.busy_timeout = std::chrono::milliseconds(config.busy_timeout_ms);
+  connection_limits.drain_limit_bytes = static_cast<std::size_t>(config.drain_limit_bytes);
+  connection_limits.drain_timeout = std::chrono::milliseconds(config.drain_timeout_ms);
+  connection_limits.send_timeout = std::chrono::milliseconds(config.send_timeout_ms);
   Poco::SharedPtr<HttpConnectionFactory> connections(
-      new HttpConnectionFactory(server_params, new RequestRouter(services)));
+      new HttpConnectionFactory(server_params, new RequestRouter(services), connection_limits));
   Poco::Net::TCPServer server(connections, pool, socket, server_params);
   connections->attach(&server);
   server.start();

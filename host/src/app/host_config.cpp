@@ -42,6 +42,25 @@ bool parseBool(const std::string& text, const std::string& key) {
   throw std::runtime_error(key + ": '" + text + "' is not true or false");
 }
 
+/// The request framing limits' ranges: each must leave room for an ordinary request.
+void checkFramingLimits(const HostConfig& c, const std::string& source) {
+  if (c.max_header_bytes < 1024 || c.max_header_bytes > (16 << 20))
+    throw std::runtime_error(source + ": max_header_bytes must be 1024 .. 16777216");
+  if (c.max_header_fields < 8 || c.max_header_fields > 10000)
+    throw std::runtime_error(source + ": max_header_fields must be 8 .. 10000");
+  if (c.max_target_bytes < 64 || c.max_target_bytes > 16384 ||
+      c.max_target_bytes >= c.max_header_bytes)
+    throw std::runtime_error(source +
+                             ": max_target_bytes must be 64 .. 16384 and below max_header_bytes");
+  if (c.header_timeout_ms < 100 || c.busy_timeout_ms < 10 || c.drain_timeout_ms < 0 ||
+      c.send_timeout_ms < 100)
+    throw std::runtime_error(source +
+                             ": need header_timeout_ms >= 100, busy_timeout_ms >= 10, "
+                             "drain_timeout_ms >= 0, send_timeout_ms >= 100");
+  if (c.drain_limit_bytes < 0)
+    throw std::runtime_error(source + ": drain_limit_bytes must be >= 0");
+}
+
 }  // namespace
 
 void HostConfig::applyJson(const Json& j, const std::string& source) {
@@ -82,6 +101,22 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       body_limit_bytes = getAs<std::int64_t>(v, key, source);
     else if (key == "sse_keepalive_ms")
       sse_keepalive_ms = getAs<int>(v, key, source);
+    else if (key == "max_header_bytes")
+      max_header_bytes = getAs<std::int64_t>(v, key, source);
+    else if (key == "max_header_fields")
+      max_header_fields = getAs<int>(v, key, source);
+    else if (key == "max_target_bytes")
+      max_target_bytes = getAs<std::int64_t>(v, key, source);
+    else if (key == "header_timeout_ms")
+      header_timeout_ms = getAs<int>(v, key, source);
+    else if (key == "busy_timeout_ms")
+      busy_timeout_ms = getAs<int>(v, key, source);
+    else if (key == "drain_limit_bytes")
+      drain_limit_bytes = getAs<std::int64_t>(v, key, source);
+    else if (key == "drain_timeout_ms")
+      drain_timeout_ms = getAs<int>(v, key, source);
+    else if (key == "send_timeout_ms")
+      send_timeout_ms = getAs<int>(v, key, source);
     else if (key == "job_workers")
       job_workers = getAs<int>(v, key, source);
     else if (key == "job_queue_limit")
@@ -132,6 +167,7 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (job_lease_ms < 300) throw std::runtime_error(source + ": job_lease_ms must be >= 300");
   if (job_poll_ms < 10) throw std::runtime_error(source + ": job_poll_ms must be >= 10");
   if (job_max_attempts < 1) throw std::runtime_error(source + ": job_max_attempts must be >= 1");
+  checkFramingLimits(*this, source);
 }
 
 void HostConfig::applyFile(const std::string& path) {
@@ -161,10 +197,27 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
     threads = static_cast<int>(parseInt(value, "threads"));
   else if (name == "watch-plugins" || name == "watch_plugins")
     watch_plugins = parseBool(value, name);
+  else if (name == "max-header-bytes" || name == "max_header_bytes")
+    max_header_bytes = parseInt(value, name);
+  else if (name == "max-header-fields" || name == "max_header_fields")
+    max_header_fields = static_cast<int>(parseInt(value, name));
+  else if (name == "max-target-bytes" || name == "max_target_bytes")
+    max_target_bytes = parseInt(value, name);
+  else if (name == "header-timeout-ms" || name == "header_timeout_ms")
+    header_timeout_ms = static_cast<int>(parseInt(value, name));
+  else if (name == "busy-timeout-ms" || name == "busy_timeout_ms")
+    busy_timeout_ms = static_cast<int>(parseInt(value, name));
+  else if (name == "drain-limit-bytes" || name == "drain_limit_bytes")
+    drain_limit_bytes = parseInt(value, name);
+  else if (name == "drain-timeout-ms" || name == "drain_timeout_ms")
+    drain_timeout_ms = static_cast<int>(parseInt(value, name));
+  else if (name == "send-timeout-ms" || name == "send_timeout_ms")
+    send_timeout_ms = static_cast<int>(parseInt(value, name));
   else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
   if (min_threads > threads) min_threads = threads;
+  checkFramingLimits(*this, "--" + name);
 }
 
 void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env) {
@@ -174,6 +227,20 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_STORAGE", "storage"}, {"BLUEPRINT_API_KEYS", "api_keys"},
       {"BLUEPRINT_THREADS", "threads"}, {"BLUEPRINT_WATCH_PLUGINS", "watch_plugins"}};
   for (const auto& [var, name] : kVars) {
+    auto it = env.find(var);
+    if (it != env.end()) applyFlag(name, it->second);
+  }
+  // Request framing and connection limits (docs/decisions/011).
+  static const std::pair<const char*, const char*> kFramingVars[] = {
+      {"BLUEPRINT_MAX_HEADER_BYTES", "max_header_bytes"},
+      {"BLUEPRINT_MAX_HEADER_FIELDS", "max_header_fields"},
+      {"BLUEPRINT_MAX_TARGET_BYTES", "max_target_bytes"},
+      {"BLUEPRINT_HEADER_TIMEOUT_MS", "header_timeout_ms"},
+      {"BLUEPRINT_BUSY_TIMEOUT_MS", "busy_timeout_ms"},
+      {"BLUEPRINT_DRAIN_LIMIT_BYTES", "drain_limit_bytes"},
+      {"BLUEPRINT_DRAIN_TIMEOUT_MS", "drain_timeout_ms"},
+      {"BLUEPRINT_SEND_TIMEOUT_MS", "send_timeout_ms"}};
+  for (const auto& [var, name] : kFramingVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
   }
@@ -193,6 +260,14 @@ Json HostConfig::toJson() const {
           {"keep_alive_timeout_s", keep_alive_timeout_s},
           {"body_limit_bytes", body_limit_bytes},
           {"sse_keepalive_ms", sse_keepalive_ms},
+          {"max_header_bytes", max_header_bytes},
+          {"max_header_fields", max_header_fields},
+          {"max_target_bytes", max_target_bytes},
+          {"header_timeout_ms", header_timeout_ms},
+          {"busy_timeout_ms", busy_timeout_ms},
+          {"drain_limit_bytes", drain_limit_bytes},
+          {"drain_timeout_ms", drain_timeout_ms},
+          {"send_timeout_ms", send_timeout_ms},
           {"job_workers", job_workers},
           {"job_queue_limit", job_queue_limit},
           {"job_lease_ms", job_lease_ms},

@@ -36,6 +36,16 @@ struct HostConfig {
   std::int64_t body_limit_bytes = 10 << 20;
   int sse_keepalive_ms = 15000;
 
+  // Request framing and connection time limits (docs/decisions/011, docs/security.md).
+  std::int64_t max_header_bytes = 64 * 1024;  ///< request line + fields; past it 431
+  int max_header_fields = 100;                ///< past it 431
+  std::int64_t max_target_bytes = 8 * 1024;   ///< request target; past it 414 (<= 16384)
+  int header_timeout_ms = 10000;              ///< a whole request head; past it 408
+  int busy_timeout_ms = 1000;  ///< idle/slow connections yield their thread when others queue
+  std::int64_t drain_limit_bytes = 1 << 20;  ///< unread body drained to keep a connection
+  int drain_timeout_ms = 2000;               ///< time for that drain, and before a close
+  int send_timeout_ms = 30000;               ///< a send making no progress fails the answer
+
   // Jobs.
   /// Jobs run at once. Workers mostly wait (on blocks doing I/O, on their job's commit), and
   /// their finishes share SQLite's group commit: more of them drain a queue faster for a few

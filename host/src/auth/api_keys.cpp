@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -186,9 +187,11 @@ ApiKeys ApiKeys::fromDataDir(const fs::path& data_dir, std::string& created_key)
 }
 
 std::optional<Principal> ApiKeys::authenticate(std::string_view header) const {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer)
-    return std::nullopt;
+  // The scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer".
+  constexpr std::string_view kBearer = "bearer ";
+  if (header.size() <= kBearer.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kBearer.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kBearer[i]) return std::nullopt;
   std::string_view token = header.substr(kBearer.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);

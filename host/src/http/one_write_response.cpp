@@ -2,6 +2,7 @@
 #include "http/one_write_response.hpp"
 
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/NullStream.h>
 
 #include <cstdio>
 #include <string>
@@ -31,6 +32,25 @@ void OneWriteResponse::appendHead(std::string& out) const {
 OneWriteResponse::OneWriteResponse(Poco::Net::HTTPServerSession& session)
     : Poco::Net::HTTPServerResponseImpl(session), session_(session) {}
 
+OneWriteResponse::~OneWriteResponse() = default;
+
+void OneWriteResponse::sendAll(const std::string& out) {
+  Poco::Net::StreamSocket& socket = session_.socket();
+  std::size_t done = 0;
+  try {
+    while (done < out.size()) {
+      const int n = socket.sendBytes(out.data() + done, static_cast<int>(out.size() - done));
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+  } catch (...) {
+    // Gone, or not reading within the send timeout (SO_SNDTIMEO: "Operation would block").
+    broken_ = true;
+    throw;
+  }
+  if (done < out.size()) broken_ = true;
+}
+
 void OneWriteResponse::sendBuffer(const void* buffer, std::size_t length) {
   setContentLength(static_cast<std::streamsize>(length));
   setChunkedTransferEncoding(false);
@@ -43,14 +63,26 @@ void OneWriteResponse::sendBuffer(const void* buffer, std::size_t length) {
   if (!head_request_) out.append(static_cast<const char*>(buffer), length);
 
   sent_whole_ = true;  // even if the peer is gone: never answer this request a second time
-  Poco::Net::StreamSocket& socket = session_.socket();
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const int n = socket.sendBytes(out.data() + done, static_cast<int>(out.size() - done));
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
+  try {
+    sendAll(out);
+  } catch (...) {
+    if (out.capacity() > 1 << 20) std::string().swap(out);
+    throw;
   }
   if (out.capacity() > 1 << 20) std::string().swap(out);  // do not pin a large answer's memory
+}
+
+std::ostream& OneWriteResponse::send() {
+  if (!head_request_) return Poco::Net::HTTPServerResponseImpl::send();
+  // Poco drops the body of a HEAD answer only when its request is attached to the response,
+  // which only Poco's own request class can do.
+  std::string out;
+  appendHead(out);
+  sent_whole_ = true;
+  head_only_ = std::make_unique<Poco::NullOutputStream>();
+  head_only_->setstate(std::ios::badbit);
+  sendAll(out);
+  return *head_only_;
 }
 
 bool OneWriteResponse::sent() const {

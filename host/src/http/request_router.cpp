@@ -7,10 +7,13 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/URI.h>
 
+#include <cstring>
 #include <optional>
 
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
+#include "http/one_write_response.hpp"
+#include "http/request_body.hpp"
 
 namespace blueprint::host {
 
@@ -58,13 +61,16 @@ RouteMatch matchRoute(const std::string& method, const std::string& path) {
   RouteMatch m;
   const std::vector<std::string> p = splitPath(path);
   auto is = [&](std::size_t n) { return p.size() == n; };
+  // HEAD is answered wherever GET is, with GET's head and no body (RFC 9110 §9.3.2).
+  const bool head = method == "HEAD";
   auto on = [&](const char* want, Route r, std::vector<std::string> params) {
-    if (method == want) {
+    if (method == want || (head && std::strcmp(want, "GET") == 0)) {
       m.route = r;
       m.params = std::move(params);
       return true;
     }
     m.allowed_methods += m.allowed_methods.empty() ? want : std::string(", ") + want;
+    if (std::strcmp(want, "GET") == 0) m.allowed_methods += ", HEAD";
     return false;
   };
   if (is(1) && p[0] == "healthz")
@@ -164,14 +170,15 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
       dispatch(route, ctx);
     } catch (const ApiError& e) {
       respondError(response, e.status(), e.code(), e.what(), e.details());
+    } catch (const RequestBodyError& e) {
+      // The body is malformed or cut short: answer, and let the connection close.
+      response.setKeepAlive(false);
+      respondError(response, e.status(), e.code(), e.what(), nullptr);
     } catch (const Poco::SyntaxException& e) {
       respondError(response, 400, "invalid_request", "malformed request URI: " + e.displayText(),
                    nullptr);
     } catch (const std::exception& e) {
-      Poco::Logger::get("blueprint.http")
-          .error("%s %s failed: %s", request.getMethod(), request.getURI(), std::string(e.what()));
-      respondError(response, 500, "internal_error", std::string("internal error: ") + e.what(),
-                   nullptr);
+      respondInternalError(request, response, e.what());
     }
     services_.metrics->countRequest(route, static_cast<int>(response.getStatus()));
   }
@@ -182,6 +189,21 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
                            const Json& details) {
     if (response.sent()) return;  // a stream already started: it carries its own error event
     sendError(response, status, code, message, details);
+  }
+
+  /// A 500 that names an incident id and nothing else: the exception's text (which may quote
+  /// internals or request bytes) goes only to the log, escaped (issue 11, L2 and L3).
+  static void respondInternalError(Poco::Net::HTTPServerRequest& request,
+                                   Poco::Net::HTTPServerResponse& response, const char* what) {
+    const auto* whole = dynamic_cast<const OneWriteResponse*>(&response);
+    if (whole != nullptr && whole->broken()) return;  // the client left or stopped reading
+    const std::string incident = newIncidentId();
+    Poco::Logger::get("blueprint.http")
+        .error("incident %s: %s %s failed: %s", incident, printableForLog(request.getMethod()),
+               printableForLog(request.getURI()), printableForLog(what, 1024));
+    respondError(response, 500, "internal_error",
+                 "internal error (incident " + incident + "; the host log has the details)",
+                 nullptr);
   }
 
   static void dispatch(Route route, RequestContext& ctx) {

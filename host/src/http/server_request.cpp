@@ -1,32 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/server_request.hpp"
 
-#include <Poco/Net/HTTPChunkedStream.h>
-#include <Poco/Net/HTTPFixedLengthStream.h>
-#include <Poco/Net/HTTPHeaderStream.h>
-#include <Poco/Net/HTTPStream.h>
+#include <Poco/MemoryStream.h>
 
 namespace blueprint::host {
 
-ServerRequest::ServerRequest(Poco::Net::HTTPServerResponse& response,
-                             Poco::Net::HTTPServerSession& session,
+ServerRequest::ServerRequest(Poco::Net::HTTPServerResponse& response, std::string_view head,
+                             RequestBody& body, const FramingLimits& limits,
                              const Poco::Net::HTTPServerParams& params,
                              const Poco::Net::SocketAddress& client,
                              const Poco::Net::SocketAddress& server)
-    : response_(response), params_(params), client_(client), server_(server) {
-  {
-    Poco::Net::HTTPHeaderInputStream header(session);
-    read(header);
-  }
-  // The body framing rules of Poco's HTTPServerRequestImpl.
-  if (getChunkedTransferEncoding())
-    body_ = std::make_unique<Poco::Net::HTTPChunkedInputStream>(session);
-  else if (hasContentLength())
-    body_ = std::make_unique<Poco::Net::HTTPFixedLengthInputStream>(session, getContentLength64());
-  else if (getMethod() == HTTP_GET || getMethod() == HTTP_HEAD)
-    body_ = std::make_unique<Poco::Net::HTTPFixedLengthInputStream>(session, 0);
-  else
-    body_ = std::make_unique<Poco::Net::HTTPInputStream>(session);
+    : response_(response), params_(params), client_(client), server_(server), body_(body) {
+  setFieldLimit(static_cast<int>(limits.max_header_fields));
+  Poco::MemoryInputStream bytes(head.data(), head.size());
+  read(bytes);
 }
 
 ServerRequest::~ServerRequest() = default;
