@@ -31,8 +31,9 @@ Result ApiTrigger::run(Context& ctx, const Json& fields) {
   if (it == fields.end() || it->is_null()) return Result::endState("trigger", Json::object());
   if (it->is_string()) {
     // The editor stores the Default result as text; use its JSON value when it is JSON.
-    Json parsed = Json::parse(it->get_ref<const std::string&>(), nullptr, false);
-    return Result::endState("trigger", parsed.is_discarded() ? *it : std::move(parsed));
+    // Bounded like every JSON from outside: text nested past the limit stays text.
+    JsonParse parsed = parseJsonLimited(it->get_ref<const std::string&>(), ctx.jsonMaxDepth());
+    return Result::endState("trigger", parsed.ok() ? std::move(parsed.value) : *it);
   }
   return Result::endState("trigger", *it);
 }

@@ -16,7 +16,7 @@ BlockSpec ParseJson::spec() {
       .example(R"({"text":"{\"a\":1}"})", R"({"a":1})");
 }
 
-Result ParseJson::run(Context&, const Json& fields) {
+Result ParseJson::run(Context& ctx, const Json& fields) {
   const Json text = fields.value("text", Json());
   // A template that resolved to nothing (a mistyped path) must not pass as a parsed null.
   if (text.is_null()) return Result::error("text is null: there is nothing to parse");
@@ -25,15 +25,17 @@ Result ParseJson::run(Context&, const Json& fields) {
   const std::string& source = text.get_ref<const std::string&>();
   if (source.find_first_not_of(" \t\r\n") == std::string::npos)
     return Result::error("text is empty: there is nothing to parse");
-  try {
-    return Result::success(Json::parse(source));
-  } catch (const Json::parse_error& e) {
-    // The position only: the text may hold secrets, and nlohmann's message quotes it.
-    if (e.byte > source.size())
-      return Result::error("text is not valid JSON (it ends before the value is complete)");
-    return Result::error("text is not valid JSON (syntax error at byte " + std::to_string(e.byte) +
-                         " of " + std::to_string(source.size()) + ")");
-  }
+  const std::size_t max_depth = ctx.jsonMaxDepth();
+  JsonParse parsed = parseJsonLimited(source, max_depth);
+  if (parsed.ok()) return Result::success(std::move(parsed.value));
+  if (parsed.status == JsonParse::Status::TooDeep)
+    return Result::error("text nests objects and lists deeper than the limit of " +
+                         std::to_string(max_depth) + " levels");
+  // The position only: the text may hold secrets, and nlohmann's message quotes it.
+  if (parsed.byte > source.size())
+    return Result::error("text is not valid JSON (it ends before the value is complete)");
+  return Result::error("text is not valid JSON (syntax error at byte " +
+                       std::to_string(parsed.byte) + " of " + std::to_string(source.size()) + ")");
 }
 
 }  // namespace blueprint::core

@@ -27,8 +27,9 @@ Result RunBlueprint::run(Context& ctx, const Json& fields) {
   const std::string& id = id_field.get_ref<const std::string&>();
   Json payload = fields.value("payload", Json());
   if (payload.is_string()) {
-    Json parsed = Json::parse(payload.get_ref<const std::string&>(), nullptr, false);
-    if (!parsed.is_discarded()) payload = std::move(parsed);
+    // Bounded like every JSON from outside: text nested past the limit stays text.
+    JsonParse parsed = parseJsonLimited(payload.get_ref<const std::string&>(), ctx.jsonMaxDepth());
+    if (parsed.ok()) payload = std::move(parsed.value);
   }
   try {
     return Result::success(ctx.runBlueprint(id, payload));

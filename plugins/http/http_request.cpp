@@ -87,55 +87,6 @@ std::string lower(std::string text) {
   return text;
 }
 
-/// Replaces bytes that are not UTF-8 with U+FFFD: JSON text must be UTF-8, and a response is
-/// whatever the server sent.
-std::string toValidUtf8(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
-  const std::size_t n = in.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    }
-    bool ok = len != 0 && i + len <= n;
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80)
-        ok = false;
-      else
-        cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
-    if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-               (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF))
-      ok = false;
-    if (ok) {
-      out.append(in, i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 // ---- address policy ----
 
 /// Why an IPv4 address (4 bytes, network order) must not be reached by default; empty if it may.
@@ -188,13 +139,15 @@ struct Target {
 };
 
 /// The URL for messages: scheme, authority and path, without the query (it may hold secrets).
+/// Poco decodes the path (`%FF` is the byte 0xFF), so the text is made UTF-8 here: it goes into
+/// the block's error, which is JSON (issue 11, H2).
 std::string displayUrl(const Poco::URI& uri) {
   const bool ipv6 = uri.getHost().find(':') != std::string::npos;
   std::string text = uri.getScheme() + "://" + (ipv6 ? "[" + uri.getHost() + "]" : uri.getHost());
   const std::string scheme = lower(uri.getScheme());
   if (!((scheme == "http" && uri.getPort() == 80) || (scheme == "https" && uri.getPort() == 443)))
     text += ":" + std::to_string(uri.getPort());
-  return text + (uri.getPath().empty() ? "/" : uri.getPath());
+  return toValidUtf8(text + (uri.getPath().empty() ? "/" : uri.getPath()));
 }
 
 std::string hostHeader(const Target& t) {
@@ -616,23 +569,29 @@ Result HttpRequest::run(Context& ctx, const Json& fields) {
         }
         if (isJsonMediaType(content_type) &&
             text.find_first_not_of(" \t\r\n") != std::string::npos) {
-          Json parsed = Json::parse(text, nullptr, false);
-          if (parsed.is_discarded()) {
+          // The body sits one level down in the result, which the host bounds as a whole.
+          const std::size_t max_depth = ctx.jsonMaxDepth() - 1;
+          JsonParse parsed = parseJsonLimited(text, max_depth);
+          if (!parsed.ok()) {
             result["body"] = toValidUtf8(text);
             return Result::failure("response_error",
                                    where + " answered " + std::to_string(status) +
-                                       " with Content-Type '" + content_type +
-                                       "' but a body that is not valid JSON",
+                                       " with Content-Type '" + toValidUtf8(content_type) +
+                                       "' but a body that " +
+                                       (parsed.status == JsonParse::Status::TooDeep
+                                            ? "nests objects and lists deeper than the limit of " +
+                                                  std::to_string(max_depth) + " levels"
+                                            : std::string("is not valid JSON")),
                                    std::move(result));
           }
-          result["body"] = std::move(parsed);
+          result["body"] = std::move(parsed.value);
         } else {
           result["body"] = toValidUtf8(text);
         }
         if (status >= 200 && status < 300) return Result::success(std::move(result));
         return Result::failure(
             "response_error",
-            where + " answered " + std::to_string(status) + " " + response.getReason(),
+            where + " answered " + std::to_string(status) + " " + toValidUtf8(response.getReason()),
             std::move(result));
       }
     } catch (const Poco::Exception& e) {
@@ -659,9 +618,10 @@ Result HttpRequest::run(Context& ctx, const Json& fields) {
     try {
       next.resolve(location);
     } catch (const Poco::Exception& e) {
-      return Result::failure("response_error",
-                             where + " redirected to an invalid location: " + e.displayText(),
-                             std::move(result));
+      return Result::failure(
+          "response_error",
+          where + " redirected to an invalid location: " + toValidUtf8(e.displayText()),
+          std::move(result));
     }
     const bool same_origin = lower(next.getScheme()) == target.scheme &&
                              next.getHost() == uri.getHost() && next.getPort() == uri.getPort();

@@ -73,6 +73,9 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
        "a send that makes no progress this long fails and closes the connection (30000)");
   flag("watch-plugins", nullptr, "reload plugins when the plugin directory changes");
   flag("no-watch-plugins", nullptr, "do not watch the plugin directory");
+  flag("json-max-depth", "N",
+       "deepest nesting of objects and lists in any JSON a request or a run brings in (default "
+       "128)");
   flag("probe-plugins", nullptr,
        "load each new plugin build in a child process first (`blueprint probe`), so a crash in "
        "its static initialisers cannot take the host down");

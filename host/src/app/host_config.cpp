@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/host_config.hpp"
 
+#include <algorithm>
+#include <blueprint/json_limits.hpp>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "storage/storage_url.hpp"
@@ -15,6 +18,10 @@ std::string HostConfig::storageUrl() const {
 }
 
 namespace {
+
+/// The largest json_max_depth accepted: nlohmann's copy and dump recurse per level, a few hundred
+/// bytes of stack each, and a connection thread has 8 MiB.
+constexpr std::size_t kMaxJsonMaxDepth = 4096;
 
 template <typename T>
 T getAs(const Json& v, const std::string& key, const std::string& source) {
@@ -34,6 +41,12 @@ std::int64_t parseInt(const std::string& text, const std::string& key) {
   } catch (const std::exception&) {
     throw std::runtime_error(key + ": '" + text + "' is not a whole number");
   }
+}
+
+/// Depth 0 refuses every object; past a few thousand levels a recursive walk overflows the stack.
+void checkJsonMaxDepth(std::size_t depth, const std::string& what) {
+  if (depth < 1 || depth > kMaxJsonMaxDepth)
+    throw std::runtime_error(what + " must be between 1 and " + std::to_string(kMaxJsonMaxDepth));
 }
 
 bool parseBool(const std::string& text, const std::string& key) {
@@ -131,6 +144,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       job_retention_hours = getAs<std::int64_t>(v, key, source);
     else if (key == "sync_runs_kept")
       sync_runs_kept = getAs<std::size_t>(v, key, source);
+    else if (key == "json_max_depth")
+      limits.json_max_depth = getAs<std::size_t>(v, key, source);
     else if (key == "env_allow")
       env_allow = getAs<std::set<std::string>>(v, key, source);
     else if (key == "block_settings") {
@@ -168,14 +183,17 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (job_poll_ms < 10) throw std::runtime_error(source + ": job_poll_ms must be >= 10");
   if (job_max_attempts < 1) throw std::runtime_error(source + ": job_max_attempts must be >= 1");
   checkFramingLimits(*this, source);
+  checkJsonMaxDepth(limits.json_max_depth, source + ": json_max_depth");
 }
 
 void HostConfig::applyFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("config file " + path + " cannot be read");
-  Json j = Json::parse(in, nullptr, false);
-  if (j.is_discarded()) throw std::runtime_error("config file " + path + " is not valid JSON");
-  applyJson(j, path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  JsonParse parsed = parseJsonLimited(text);  // nesting bounded like every JSON the host reads
+  if (!parsed.ok())
+    throw std::runtime_error("config file " + path + " is not valid JSON: " + parsed.error);
+  applyJson(parsed.value, path);
 }
 
 void HostConfig::applyFlag(const std::string& name, const std::string& value) {
@@ -213,7 +231,11 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
     drain_timeout_ms = static_cast<int>(parseInt(value, name));
   else if (name == "send-timeout-ms" || name == "send_timeout_ms")
     send_timeout_ms = static_cast<int>(parseInt(value, name));
-  else
+  else if (name == "json-max-depth" || name == "json_max_depth") {
+    limits.json_max_depth =
+        static_cast<std::size_t>(std::max<std::int64_t>(0, parseInt(value, name)));
+    checkJsonMaxDepth(limits.json_max_depth, name);
+  } else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
   if (min_threads > threads) min_threads = threads;
@@ -222,10 +244,15 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
 
 void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env) {
   static const std::pair<const char*, const char*> kVars[] = {
-      {"BLUEPRINT_LISTEN", "listen"},   {"BLUEPRINT_PLUGINS", "plugins"},
-      {"BLUEPRINT_AGENTS", "agents"},   {"BLUEPRINT_DATA", "data"},
-      {"BLUEPRINT_STORAGE", "storage"}, {"BLUEPRINT_API_KEYS", "api_keys"},
-      {"BLUEPRINT_THREADS", "threads"}, {"BLUEPRINT_WATCH_PLUGINS", "watch_plugins"}};
+      {"BLUEPRINT_LISTEN", "listen"},
+      {"BLUEPRINT_PLUGINS", "plugins"},
+      {"BLUEPRINT_AGENTS", "agents"},
+      {"BLUEPRINT_DATA", "data"},
+      {"BLUEPRINT_STORAGE", "storage"},
+      {"BLUEPRINT_API_KEYS", "api_keys"},
+      {"BLUEPRINT_THREADS", "threads"},
+      {"BLUEPRINT_WATCH_PLUGINS", "watch_plugins"},
+      {"BLUEPRINT_JSON_MAX_DEPTH", "json_max_depth"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -274,6 +301,7 @@ Json HostConfig::toJson() const {
           {"job_poll_ms", job_poll_ms},
           {"job_max_attempts", job_max_attempts},
           {"job_retention_hours", job_retention_hours},
+          {"json_max_depth", limits.json_max_depth},
           {"limits",
            {{"max_steps", limits.max_steps},
             {"max_depth", limits.max_depth},

@@ -14,7 +14,9 @@
 #include <cerrno>
 #include <cstring>
 #include <cctype>
+#include <blueprint/json_limits.hpp>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -142,8 +144,10 @@ bool constantTimeEqual(std::string_view a, std::string_view b) {
 ApiKeys ApiKeys::fromFile(const fs::path& file) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error("API keys file " + file.string() + " cannot be read");
-  Json j = Json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("keys") || !j["keys"].is_array())
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  JsonParse parsed = parseJsonLimited(text);  // nesting bounded like every JSON the host reads
+  const Json j = std::move(parsed.value);
+  if (!parsed.ok() || !j.is_object() || !j.contains("keys") || !j["keys"].is_array())
     throw std::runtime_error("API keys file " + file.string() +
                              " must be {\"keys\":[{\"name\",\"sha256\",\"scopes\":[…]}]}");
   ApiKeys keys;

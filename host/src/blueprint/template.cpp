@@ -239,12 +239,14 @@ std::size_t literalSize(const std::vector<Piece>& pieces) {
   return size;
 }
 
-Json parseJsonText(const std::string& text) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw TemplateError(briefParseError(e.what()));
-  }
+Json parseJsonText(const std::string& text, std::size_t max_depth) {
+  // Bounded: a rendered value that nests without limit would overflow the stack of every later
+  // copy or dump of it (issue 11, H1).
+  JsonParse parsed = parseJsonLimited(text, max_depth);
+  if (parsed.status == JsonParse::Status::TooDeep)
+    throw TemplateError("template value is not usable JSON: " + parsed.error);
+  if (!parsed.ok()) throw TemplateError(briefParseError(parsed.error));
+  return std::move(parsed.value);
 }
 
 Node compileNode(const Json& value, Template::Mode mode, bool top_level);
@@ -274,7 +276,7 @@ Node compileJsonString(const std::string& s) {
     // Parse once now; a broken constant keeps failing at render, because compile never throws.
     const std::string text = pieces.empty() ? std::string() : std::move(pieces.front().literal);
     try {
-      node.constant = parseJsonText(text);
+      node.constant = parseJsonText(text, kDefaultJsonMaxDepth);
     } catch (const TemplateError& e) {
       node.kind = Node::Kind::Invalid;
       node.error = e.what();
@@ -399,7 +401,7 @@ Json renderNode(const Node& node, const TemplateEnv& env) {
     case Node::Kind::Interpolate:
       return concatenate(node, env);
     case Node::Kind::JsonText:
-      return parseJsonText(concatenate(node, env));
+      return parseJsonText(concatenate(node, env), env.jsonMaxDepth());
     case Node::Kind::Invalid:
       throw TemplateError(node.error);
     case Node::Kind::Object: {

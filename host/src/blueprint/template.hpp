@@ -5,6 +5,7 @@
 // Start with Template::compile(field_value, mode) and Template::render(env).
 #pragma once
 
+#include <blueprint/json_limits.hpp>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,8 @@ class TemplateEnv {
   virtual ~TemplateEnv() = default;
   /// The value at `path`, or null when it does not resolve.
   virtual Json lookup(const Path& path) const = 0;
+  /// How deep a Json-mode field's rendered text may nest (the run's json_max_depth).
+  virtual std::size_t jsonMaxDepth() const { return kDefaultJsonMaxDepth; }
 };
 
 /// Thrown by Template::render in Json mode when the rendered text is not valid JSON.

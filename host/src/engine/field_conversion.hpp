@@ -4,6 +4,8 @@
 // constant ones.
 #pragma once
 
+#include <blueprint/json_limits.hpp>
+#include <cstddef>
 #include <string>
 
 #include "plugins/catalog.hpp"
@@ -11,7 +13,9 @@
 namespace blueprint::host {
 
 /// Converts `value` in place to `spec`'s type; false with `error` (e.g. "is not a number") when it
-/// cannot. Null and `any`/`json` fields pass unchanged.
-bool convertField(const FieldSpec& spec, Json& value, std::string& error);
+/// cannot. Null and `any`/`json` fields pass unchanged. Text parsed into an object or list may
+/// nest at most `max_depth` levels.
+bool convertField(const FieldSpec& spec, Json& value, std::string& error,
+                  std::size_t max_depth = kDefaultJsonMaxDepth);
 
 }  // namespace blueprint::host

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // host_api.cpp: bp_host_api, the services a block reaches through the C ABI. Every function is
 // noexcept in effect: exceptions never cross into plugin code.
+#include <blueprint/json_limits.hpp>
 #include <cstdint>
 #include <string>
 
@@ -17,12 +18,32 @@ void write(bp_sink* sink, const std::string& text) {
   if (sink != nullptr && sink->write != nullptr) sink->write(sink->ctx, text.data(), text.size());
 }
 
+std::size_t jsonMaxDepthOf(void* ctx) {
+  return callOf(ctx).execution->run().options.limits.json_max_depth;
+}
+
+/// Parses JSON text a plugin handed over, bounded like every JSON that enters a run. Empty
+/// `error` on success; else a phrase for the plugin's error sink.
+Json parseFromPlugin(void* ctx, const char* text, std::size_t size, std::string& error) {
+  JsonParse parsed = parseJsonLimited(std::string_view(text, size), jsonMaxDepthOf(ctx));
+  if (parsed.status == JsonParse::Status::TooDeep)
+    error = "is not usable JSON: " + parsed.error + " (json_max_depth)";
+  else if (!parsed.ok())
+    error = "is not valid JSON";
+  return std::move(parsed.value);
+}
+
 void emitDelta(void* ctx, const char* text, std::size_t size) {
   try {
     RunShared& run = callOf(ctx).execution->run();
     const std::size_t total = run.delta_bytes.fetch_add(size) + size;
     if (total > run.options.limits.max_output_bytes) return;  // bounded: the rest is dropped
-    run.observer.onDelta(std::string_view(text, size));
+    const std::string_view delta(text, size);
+    // A delta becomes a JSON string in the stream and the stored events: UTF-8 or repaired.
+    if (isValidUtf8(delta))
+      run.observer.onDelta(delta);
+    else
+      run.observer.onDelta(toValidUtf8(delta));
   } catch (...) {
   }
 }
@@ -31,7 +52,8 @@ void logLine(void* ctx, std::int32_t level, const char* message, std::size_t siz
   try {
     static const char* kNames[] = {"debug", "info", "warning", "error"};
     const char* name = level >= 0 && level <= 3 ? kNames[level] : "info";
-    callOf(ctx).logs->push_back({{"level", name}, {"message", std::string(message, size)}});
+    callOf(ctx).logs->push_back(
+        {{"level", name}, {"message", toValidUtf8(std::string_view(message, size))}});
   } catch (...) {
   }
 }
@@ -86,10 +108,21 @@ bp_status stateGet(void* ctx, const char* path, std::size_t size, bp_sink* out) 
 }
 
 /// Sets run state at `path` to `value` for state_set and state_set_native.
-bp_status storeState(void* ctx, const char* path, std::size_t size, Json value, bp_sink* error) {
+/// `value_depth` is the value's nesting: with the path's segments it is the depth the state
+/// reaches, bounded like any JSON of the run (a key of 100,000 dots would otherwise build a
+/// 100,000-deep object).
+bp_status storeState(void* ctx, const char* path, std::size_t size, Json value,
+                     std::size_t value_depth, bp_sink* error) {
+  const Path p = parsePath(std::string_view(path, size));
+  const std::size_t max_depth = jsonMaxDepthOf(ctx);
+  if (p.segments.size() > max_depth || value_depth > max_depth - p.segments.size()) {
+    write(error, "state key with " + std::to_string(p.segments.size()) +
+                     " segments and its value nest deeper than the limit of " +
+                     std::to_string(max_depth) + " levels (json_max_depth)");
+    return BP_STATUS_ERROR;
+  }
   std::string err;
-  if (!callOf(ctx).execution->stateSet(parsePath(std::string_view(path, size)), std::move(value),
-                                       err)) {
+  if (!callOf(ctx).execution->stateSet(p, std::move(value), err)) {
     write(error, err);
     return BP_STATUS_ERROR;
   }
@@ -99,12 +132,14 @@ bp_status storeState(void* ctx, const char* path, std::size_t size, Json value, 
 bp_status stateSet(void* ctx, const char* path, std::size_t size, const char* value,
                    std::size_t value_size, bp_sink* error) {
   try {
-    Json v = Json::parse(value, value + value_size, nullptr, false);
-    if (v.is_discarded()) {
-      write(error, "state value is not valid JSON");
+    std::string why;
+    Json v = parseFromPlugin(ctx, value, value_size, why);
+    if (!why.empty()) {
+      write(error, "state value " + why);
       return BP_STATUS_ERROR;
     }
-    return storeState(ctx, path, size, std::move(v), error);
+    const std::size_t depth = jsonDepth(v);
+    return storeState(ctx, path, size, std::move(v), depth, error);
   } catch (const std::exception& e) {
     write(error, e.what());
     return BP_STATUS_ERROR;
@@ -118,11 +153,14 @@ bp_status stateSetNative(void* ctx, const char* path, std::size_t size, void* va
       write(error, "state value is missing");
       return BP_STATUS_ERROR;
     }
-    if (!measureJsonText(*static_cast<const Json*>(value), SIZE_MAX).valid_utf8) {
+    const JsonTextSize measured =
+        measureJsonText(*static_cast<const Json*>(value), SIZE_MAX, jsonMaxDepthOf(ctx));
+    if (!measured.valid_utf8) {
       write(error, "state value is not valid JSON (a string is not UTF-8)");
       return BP_STATUS_ERROR;
     }
-    return storeState(ctx, path, size, std::move(*static_cast<Json*>(value)), error);
+    return storeState(ctx, path, size, std::move(*static_cast<Json*>(value)), measured.depth,
+                      error);
   } catch (const std::exception& e) {
     write(error, e.what());
     return BP_STATUS_ERROR;
@@ -146,9 +184,14 @@ bp_status finishNested(const ExecutionResult& r, bp_sink* out, bp_sink* error) {
 bp_status runBranch(void* ctx, const char* state, std::size_t state_size, const char* scope,
                     std::size_t scope_size, bp_sink* out, bp_sink* error) {
   try {
+    std::string why;
     Json scope_json =
-        scope_size == 0 ? Json::object() : Json::parse(scope, scope + scope_size, nullptr, false);
-    if (scope_json.is_discarded() || !scope_json.is_object()) {
+        scope_size == 0 ? Json::object() : parseFromPlugin(ctx, scope, scope_size, why);
+    if (!why.empty()) {
+      write(error, "branch scope " + why);
+      return BP_STATUS_ERROR;
+    }
+    if (!scope_json.is_object()) {
       write(error, "branch scope is not a JSON object");
       return BP_STATUS_ERROR;
     }
@@ -165,10 +208,10 @@ bp_status runBranch(void* ctx, const char* state, std::size_t state_size, const 
 bp_status runBlueprint(void* ctx, const char* id, std::size_t id_size, const char* payload,
                        std::size_t payload_size, bp_sink* out, bp_sink* error) {
   try {
-    Json p = payload_size == 0 ? Json(nullptr)
-                               : Json::parse(payload, payload + payload_size, nullptr, false);
-    if (p.is_discarded()) {
-      write(error, "payload is not valid JSON");
+    std::string why;
+    Json p = payload_size == 0 ? Json(nullptr) : parseFromPlugin(ctx, payload, payload_size, why);
+    if (!why.empty()) {
+      write(error, "payload " + why);
       return BP_STATUS_ERROR;
     }
     return finishNested(callOf(ctx).execution->runBlueprint(std::string(id, id_size), p), out,
@@ -210,9 +253,10 @@ bp_status kvSet(void* ctx, const char* key, std::size_t key_size, const char* va
       write(error, "key is empty");
       return BP_STATUS_ERROR;
     }
-    Json v = Json::parse(value, value + value_size, nullptr, false);
-    if (v.is_discarded()) {
-      write(error, "value is not valid JSON");
+    std::string why;
+    Json v = parseFromPlugin(ctx, value, value_size, why);
+    if (!why.empty()) {
+      write(error, "value " + why);
       return BP_STATUS_ERROR;
     }
     storage->kvSet(agentOf(ctx), std::string(key, key_size), v);
@@ -238,13 +282,21 @@ bp_status kvDelete(void* ctx, const char* key, std::size_t key_size, bp_sink* er
 bp_status settingGet(void* ctx, const char* name, std::size_t name_size, bp_sink* out) {
   try {
     BlockCall& call = callOf(ctx);
+    const std::string_view wanted(name, name_size);
+    // Every block may ask for the host's JSON depth bound (Context::jsonMaxDepth) unless the
+    // operator set one for its type.
+    auto hostValue = [&]() {
+      if (wanted != "json_max_depth") return BP_STATUS_NOT_FOUND;
+      write(out, std::to_string(jsonMaxDepthOf(ctx)));
+      return BP_STATUS_OK;
+    };
     const Json* settings = call.execution->run().options.block_settings;
-    if (settings == nullptr || !settings->is_object()) return BP_STATUS_NOT_FOUND;
+    if (settings == nullptr || !settings->is_object()) return hostValue();
     const std::string& type = call.execution->blueprint().blocks[call.block].type->type;
     auto t = settings->find(type);
-    if (t == settings->end() || !t->is_object()) return BP_STATUS_NOT_FOUND;
-    auto v = t->find(std::string(name, name_size));
-    if (v == t->end()) return BP_STATUS_NOT_FOUND;
+    if (t == settings->end() || !t->is_object()) return hostValue();
+    auto v = t->find(std::string(wanted));
+    if (v == t->end()) return hostValue();
     write(out, v->dump());
     return BP_STATUS_OK;
   } catch (...) {

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/json_text_size.hpp"
 
+#include <algorithm>
+#include <blueprint/json_limits.hpp>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace blueprint::host {
 
 namespace {
+
+using blueprint::utf8SequenceLength;
 
 /// Bytes of `s` as a JSON string literal (nlohmann's escaping with ensure_ascii off: the short
 /// escapes, \u00XX for other control characters), or false if `s` is not valid UTF-8.
@@ -26,29 +31,8 @@ bool stringTextSize(const std::string& s, std::size_t& bytes) {
       ++p;
       continue;
     }
-    // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-    std::size_t len;
-    std::uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) < len) return false;
-    for (std::size_t i = 1; i < len; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
+    const std::size_t len = utf8SequenceLength(p, end);
+    if (len == 0) return false;
     n += len;
     p += len;
   }
@@ -68,12 +52,14 @@ std::size_t digits(T v) {
 
 }  // namespace
 
-JsonTextSize measureJsonText(const Json& value, std::size_t stop) {
+JsonTextSize measureJsonText(const Json& value, std::size_t stop, std::size_t stop_depth) {
   JsonTextSize out;
-  std::vector<const Json*> todo{&value};
-  while (!todo.empty() && out.bytes <= stop) {
-    const Json* j = todo.back();
+  // Each value with the depth of the container holding it.
+  std::vector<std::pair<const Json*, std::size_t>> todo{{&value, 0}};
+  while (!todo.empty() && out.bytes <= stop && out.depth <= stop_depth) {
+    const auto [j, outer] = todo.back();
     todo.pop_back();
+    if (j->is_structured()) out.depth = std::max(out.depth, outer + 1);
     switch (j->type()) {
       case Json::value_t::null:
         out.bytes += 4;
@@ -104,14 +90,14 @@ JsonTextSize measureJsonText(const Json& value, std::size_t stop) {
             out.valid_utf8 = false;
             return out;
           }
-          todo.push_back(&member);
+          todo.emplace_back(&member, outer + 1);
         }
         break;
       }
       case Json::value_t::array: {
         const auto& array = j->get_ref<const Json::array_t&>();
         out.bytes += array.empty() ? 2 : 1 + array.size();  // brackets, commas
-        for (const Json& item : array) todo.push_back(&item);
+        for (const Json& item : array) todo.emplace_back(&item, outer + 1);
         break;
       }
       default:  // floating point and binary: rare in results; let the serialiser count them

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "blueprint/template.hpp"
 
@@ -16,9 +17,13 @@ struct JsonTextSize {
   std::size_t bytes = 0;
   /// False when a string or key is not valid UTF-8 (value.dump() would throw).
   bool valid_utf8 = true;
+  /// Nesting depth (a scalar 0, `[]` 1) of the part walked: exact when the walk was not stopped.
+  std::size_t depth = 0;
 };
 
-/// Measures `value` as compact JSON text; stops counting once past `stop`.
-JsonTextSize measureJsonText(const Json& value, std::size_t stop);
+/// Measures `value` as compact JSON text; stops counting once past `stop` bytes or nested deeper
+/// than `stop_depth`.
+JsonTextSize measureJsonText(const Json& value, std::size_t stop,
+                             std::size_t stop_depth = SIZE_MAX);
 
 }  // namespace blueprint::host

@@ -6,6 +6,7 @@
 // linear chain never leaves the request thread and only real fan-out pays for threads.
 #include "engine/run_context.hpp"
 
+#include "engine/block_output.hpp"
 #include "engine/field_conversion.hpp"
 #include "engine/json_text_size.hpp"
 
@@ -382,12 +383,15 @@ namespace {
 
 class BlockEnv final : public TemplateEnv {
  public:
-  BlockEnv(const Execution& e, std::size_t b) : execution_(e), block_(b) {}
+  BlockEnv(const Execution& e, std::size_t b, std::size_t json_max_depth)
+      : execution_(e), block_(b), json_max_depth_(json_max_depth) {}
   Json lookup(const Path& path) const override { return execution_.lookup(block_, path); }
+  std::size_t jsonMaxDepth() const override { return json_max_depth_; }
 
  private:
   const Execution& execution_;
   std::size_t block_;
+  std::size_t json_max_depth_;
 };
 
 void appendToString(void* ctx, const char* data, std::size_t size) {
@@ -442,7 +446,7 @@ BlockOutcome Execution::runBlock(std::size_t b) {
   };
 
   // Render fields (DESIGN §3): templates, then conversion to the manifest type.
-  BlockEnv env(*this, b);
+  BlockEnv env(*this, b, run_.options.limits.json_max_depth);
   Json fields = Json::object();
   std::vector<Json> rendered(block.fields.size());
   for (std::size_t i = 0; i < block.fields.size(); ++i) {
@@ -466,7 +470,7 @@ BlockOutcome Execution::runBlock(std::size_t b) {
       return out;
     }
     std::string error;
-    if (!convertField(*f.spec, rendered[i], error)) {
+    if (!convertField(*f.spec, rendered[i], error, run_.options.limits.json_max_depth)) {
       out.kind = BlockOutcome::Kind::Failed;
       out.end_state = "error";
       out.message = "field '" + f.name + "' " + error;
@@ -514,36 +518,16 @@ BlockOutcome Execution::runBlock(std::size_t b) {
   out.message = std::move(error_text);
   if (out.kind == BlockOutcome::Kind::Failed && out.message.empty())
     out.message = "failed without a message";
-  // A native result gets the checks parsing gives text: its size as text, valid UTF-8.
-  JsonTextSize native_size;
-  if (output_text.empty() && !native_output.is_null())
-    native_size = measureJsonText(native_output, run_.options.limits.max_output_bytes);
-  const std::size_t output_bytes = output_text.empty() ? native_size.bytes : output_text.size();
-  if (!native_size.valid_utf8) {
-    out.output = nullptr;
+  // Text from a plugin goes into events and stored errors as JSON: sanitised once, here.
+  makeValidUtf8(out.message);
+  BlockOutput accepted =
+      acceptBlockOutput(output_text, std::move(native_output), run_.options.limits);
+  if (!accepted.error.empty()) {
     out.kind = BlockOutcome::Kind::Failed;
     out.end_state = "error";
-    out.message = "the block returned output that is not valid JSON (a string is not UTF-8)";
-  } else if (output_bytes > run_.options.limits.max_output_bytes) {
-    out.kind = BlockOutcome::Kind::Failed;
-    out.end_state = "error";
-    out.message =
-        "output of " +
-        std::to_string(output_text.empty() ? measureJsonText(native_output, SIZE_MAX).bytes
-                                           : output_bytes) +
-        " bytes exceeds the run's max output size of " +
-        std::to_string(run_.options.limits.max_output_bytes) + " bytes";
-  } else if (!output_text.empty()) {
-    out.output = Json::parse(output_text, nullptr, false);
-    if (out.output.is_discarded()) {
-      out.output = nullptr;
-      out.kind = BlockOutcome::Kind::Failed;
-      out.end_state = "error";
-      out.message = "the block returned output that is not valid JSON";
-    }
-  } else if (!native_output.is_null()) {
-    out.output = std::move(native_output);
+    out.message = std::move(accepted.error);
   }
+  out.output = std::move(accepted.value);
   // A failure without a chosen end state keeps its own message even when the type declares no
   // `error` end state (delay): no edge can handle it, so the run stops with that message. The
   // same holds when the host overrode the block's chosen end state (output too large or not

@@ -2,6 +2,7 @@
 // run_limits.hpp: the per-run limits of DESIGN §3, configurable in the host config.
 #pragma once
 
+#include <blueprint/json_limits.hpp>
 #include <cstddef>
 #include <cstdint>
 
@@ -17,6 +18,9 @@ struct RunLimits {
   std::int64_t timeout_ms = 600000;
   /// Size of one block's output, and of all streamed deltas together, as JSON text.
   std::size_t max_output_bytes = 10u << 20;
+  /// Nesting of any JSON value a run takes in or builds: block results, JSON-mode fields, state
+  /// (path segments included). The host config's `json_max_depth`, which bounds request bodies too.
+  std::size_t json_max_depth = kDefaultJsonMaxDepth;
 };
 
 }  // namespace blueprint::host

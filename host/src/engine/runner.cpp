@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/runner.hpp"
 
+#include <blueprint/json_limits.hpp>
+
 #include "engine/run_context.hpp"
 
 namespace blueprint::host {
@@ -31,6 +33,28 @@ RunResult Runner::run(const CompiledAgent& agent, const CompiledBlueprint& bluep
 RunResult Runner::run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
                       std::shared_ptr<const Json> payload, const RunOptions& options,
                       RunObserver& observer, RunControl& control) {
+  // Never throws: its callers (a connection thread, a job worker) must end every run with an
+  // error event and [DONE], whatever failed inside (issue 11, H2).
+  RunResult result;
+  try {
+    result = runUnguarded(agent, blueprint, std::move(payload), options, observer, control);
+  } catch (const std::exception& e) {
+    result = RunResult();
+    result.status = RunResult::Status::Error;
+    result.error = std::string("the run failed: ") + e.what();
+  } catch (...) {
+    result = RunResult();
+    result.status = RunResult::Status::Error;
+    result.error = "the run failed with an unknown exception";
+  }
+  // The run's message goes into events and the stored job as JSON text: UTF-8 from here on.
+  makeValidUtf8(result.error);
+  return result;
+}
+
+RunResult Runner::runUnguarded(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
+                               std::shared_ptr<const Json> payload, const RunOptions& options,
+                               RunObserver& observer, RunControl& control) {
   RunShared shared(agent, options, observer, control);
   const Subgraph& graph = blueprint.trigger >= 0 ? blueprint.api_graph : blueprint.whole_graph;
   ExecutionResult er;

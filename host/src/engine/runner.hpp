@@ -92,6 +92,12 @@ class Runner {
   static RunResult run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
                        std::shared_ptr<const Json> payload, const RunOptions& options,
                        RunObserver& observer, RunControl& control);
+
+ private:
+  /// run() without its catch-all.
+  static RunResult runUnguarded(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
+                                std::shared_ptr<const Json> payload, const RunOptions& options,
+                                RunObserver& observer, RunControl& control);
 };
 
 }  // namespace blueprint::host

@@ -3,6 +3,8 @@
 // creation (stored before the 202). DESIGN §2, §9.
 #include <Poco/Logger.h>
 
+#include <blueprint/json_limits.hpp>
+
 #include <cstdio>
 #include <ctime>
 
@@ -48,19 +50,17 @@ Json readJsonBody(RequestContext& ctx, bool allow_empty) {
     if (allow_empty) return nullptr;
     throw ApiError(400, "invalid_request", "request body is empty; send a JSON object");
   }
-  Json j = Json::parse(body, nullptr, false);
-  if (j.is_discarded()) {
-    // Parse again with exceptions only on failure, for a message with the position.
-    std::string why = "malformed";
-    try {
-      Json ignored = Json::parse(body);
-      (void)ignored;
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-    throw ApiError(400, "invalid_request", "request body is not valid JSON: " + why);
-  }
-  return j;
+  // One pass, bounded: a body of 200,000 `[` is 400 KB, well under the size limit, and would
+  // build a value that overflows the stack of its first copy (issue 11, H1).
+  const std::size_t max_depth = ctx.services.config->limits.json_max_depth;
+  JsonParse parsed = parseJsonLimited(body, max_depth);
+  if (parsed.status == JsonParse::Status::TooDeep)
+    throw ApiError(400, "invalid_request",
+                   "request body nests objects and lists deeper than the limit of " +
+                       std::to_string(max_depth) + " levels (json_max_depth)");
+  if (!parsed.ok())
+    throw ApiError(400, "invalid_request", "request body is not valid JSON: " + parsed.error);
+  return std::move(parsed.value);
 }
 
 void checkTriggerBody(const Json& body) {

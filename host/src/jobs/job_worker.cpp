@@ -4,6 +4,7 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <blueprint/json_limits.hpp>
 
 #include "jobs/run_events.hpp"
 
@@ -108,7 +109,18 @@ void JobWorker::workerLoop() {
       }
     }
     if (next && !stopping_) {
-      next = execute(std::move(*next));
+      // No exception may end a worker thread (std::terminate, and a restart that claims the
+      // same job again: issue 11, H2). execute() finishes its run on every path; this is the
+      // last line should memory run out on the way.
+      try {
+        next = execute(std::move(*next));
+      } catch (const std::exception& e) {
+        log.error("running a job failed: %s", toValidUtf8(e.what()));
+        next.reset();
+      } catch (...) {
+        log.error("running a job failed with an unknown exception");
+        next.reset();
+      }
       continue;
     }
     if (next) break;
@@ -186,6 +198,25 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
     return std::nullopt;
   }
   std::shared_ptr<LiveRun> live = registry_.add(job);
+  // Whatever happens below, the run leaves the active set and the registry (runs_active).
+  struct Retire {
+    JobWorker& worker;
+    const std::string& job_id;
+    std::shared_ptr<LiveRun>& live;
+    ~Retire() {
+      try {
+        {
+          std::lock_guard<std::mutex> lock(worker.mutex_);
+          worker.active_.erase(job_id);
+          // When stopping, the lease thread ends once nothing runs. Otherwise it has nothing to
+          // do with a job's end: waking it for every job would cost a context switch per job.
+          if (worker.stopping_) worker.lease_wake_.notify_all();
+        }
+        worker.registry_.retire(live);
+      } catch (...) {
+      }
+    }
+  } retire{*this, job.job_id, live};
   auto active = std::make_shared<Active>();
   active->token = token;
   active->live = live;
@@ -212,7 +243,10 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
     }
   } catch (const std::exception& e) {
     result.status = RunResult::Status::Error;
-    result.error = e.what();
+    result.error = toValidUtf8(e.what());
+  } catch (...) {
+    result.status = RunResult::Status::Error;
+    result.error = "the run failed with an unknown exception";
   }
 
   const bool requeue = result.status == RunResult::Status::Cancelled &&
@@ -276,17 +310,9 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
                     job.job_id);
     }
   } catch (const std::exception& e) {
-    log.error("storing the result of job %s failed: %s", job.job_id, std::string(e.what()));
+    log.error("storing the result of job %s failed: %s", job.job_id, toValidUtf8(e.what()));
   }
   live->finish(final_record);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    active_.erase(job.job_id);
-    // When stopping, the lease thread ends once nothing runs. Otherwise it has nothing to do
-    // with a job's end: waking it for every job would cost a context switch per job.
-    if (stopping_) lease_wake_.notify_all();
-  }
-  registry_.retire(live);
   return next;
 }
 

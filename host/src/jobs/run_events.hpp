@@ -13,10 +13,17 @@ namespace blueprint::host::run_events {
 
 using Json = nlohmann::json;
 
+/// `text` as a JSON string literal. Never throws: bytes that are not UTF-8 become U+FFFD. Text
+/// is made valid where it is made (block errors, remote replies); this is the last guard, since
+/// an event that cannot be written would leave its run without an end (issue 11, H2).
+inline std::string jsonString(std::string_view text) {
+  return Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 inline std::string inProgress() { return R"({"status":"in progress","message":null})"; }
 /// `{"status":S,"message":M}` with the keys in the documented order (nlohmann sorts keys).
 inline std::string statusEvent(const char* status, const std::string& message) {
-  return std::string(R"({"status":")") + status + R"(","message":)" + Json(message).dump() + "}";
+  return std::string(R"({"status":")") + status + R"(","message":)" + jsonString(message) + "}";
 }
 inline std::string executing(const std::string& blueprint_id) {
   return statusEvent("executing", "Executing blueprint " + blueprint_id + "...");
@@ -24,13 +31,14 @@ inline std::string executing(const std::string& blueprint_id) {
 inline std::string delta(std::string_view text) {
   // One key: written around the escaped string rather than built as a JSON object.
   std::string out = R"({"delta":)";
-  out += Json(std::string(text)).dump();
+  out += jsonString(text);
   out += '}';
   return out;
 }
 /// The Return Value as the API shows it: a string as is, other JSON serialised.
 inline std::string artifactText(const Json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump();
+  return value.is_string() ? value.get<std::string>()
+                           : value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 inline std::string error(const std::string& message) { return statusEvent("error", message); }
 inline std::string cancelled(const std::string& message) {

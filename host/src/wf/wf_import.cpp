@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "wf/wf_import.hpp"
 
+#include <blueprint/json_limits.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -362,6 +364,13 @@ struct Component {
   std::size_t order = 0;
 };
 
+/// `content[name]` when it is a string, else `fallback` (WF files are not trusted to hold the
+/// types they should).
+std::string textField(const Json& content, const char* name, const std::string& fallback = "") {
+  auto it = content.find(name);
+  return it != content.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 class Importer {
  public:
   explicit Importer(std::string agent_id) : agent_id_(std::move(agent_id)) {}
@@ -373,11 +382,18 @@ class Importer {
     while (std::getline(in, line)) {
       ++number;
       if (trim(line).empty()) continue;
-      Json j = Json::parse(line, nullptr, false);
-      if (j.is_discarded()) {
+      // Bounded: a component nested 200,000 levels deep would overflow the stack of the first
+      // copy of it (issue 11, L8).
+      JsonParse parsed = parseJsonLimited(line);
+      if (parsed.status == JsonParse::Status::TooDeep) {
+        issue(file, number, "", "", "is not usable JSON: " + parsed.error);
+        continue;
+      }
+      if (!parsed.ok()) {
         issue(file, number, "", "", "is not valid JSON (one component per line is expected)");
         continue;
       }
+      const Json j = std::move(parsed.value);
       if (!j.is_object()) {
         issue(file, number, "", "", "is not a JSON object");
         continue;
@@ -405,7 +421,7 @@ class Importer {
     std::map<std::string, std::string> id_of_bp;  // component id → our blueprint id
     std::map<std::string, const Component*> bp_by_our_id;
     for (const Component* bp : bps) {
-      const std::string key = bp->content.value("key", "");
+      const std::string key = textField(bp->content, "key");
       const std::string id = toId(key.empty() ? bp->id : key);
       auto [it, fresh] = bp_by_our_id.emplace(id, bp);
       if (!fresh) {
@@ -464,7 +480,7 @@ class Importer {
                   "); a blueprint here has at most one: split it into one blueprint per trigger");
       }
       if (id_it == id_of_bp.end()) continue;
-      const std::string key = bp->content.value("key", "");
+      const std::string key = textField(bp->content, "key");
       Json out = {{"id", id_it->second},
                   {"name", key.empty() ? bp->id : key},
                   {"blocks", std::move(out_blocks)}};
@@ -523,6 +539,15 @@ class Importer {
         return;
       }
       c.content = j["content"];
+      // A blueprint's key is its name and id: text, or a clear issue instead of a type_error.
+      const Json* key = c.content.contains("key") ? &c.content["key"] : nullptr;
+      if (c.type == "blueprints_blueprint" && key != nullptr && !key->is_null() &&
+          !key->is_string()) {
+        issue(file, line, c.id, c.type,
+              std::string("its \"content.key\" must be a string (the blueprint's name), got ") +
+                  key->type_name());
+        return;
+      }
     }
     if (j.contains("position") && j["position"].is_number())
       c.position = j["position"].get<double>();
@@ -645,10 +670,10 @@ class Importer {
     if (m->type == "set_state" && !fields.contains("value")) fields["value"] = "";
     if (m->type == "run_blueprint" && !fields.contains("payload")) fields["payload"] = "{}";
     if (c.type == "blueprints_uieventtrigger")
-      notes.push_back(where + " in blueprint " + bp.content.value("key", bp.id) +
+      notes.push_back(where + " in blueprint " + textField(bp.content, "key", bp.id) +
                       ": a UI trigger, imported as an API trigger (its UI binding " +
-                      c.content.value("refComponentId", "?") + "/" +
-                      c.content.value("refEventType", "?") + " does not apply here)");
+                      textField(c.content, "refComponentId", "?") + "/" +
+                      textField(c.content, "refEventType", "?") + " does not apply here)");
 
     Json next = Json::object();
     for (const auto& [out_id, target] : c.outs) {

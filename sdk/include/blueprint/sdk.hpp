@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "block_abi.h"
+#include "json_limits.hpp"
 #include "native_json.hpp"
 
 namespace blueprint {
@@ -337,6 +338,14 @@ class Context {
     if (host_->setting_get(host_->ctx, name.data(), name.size(), &sink) != BP_STATUS_OK)
       return std::nullopt;
     return Json::parse(out);
+  }
+  /// How deep the JSON this block parses from outside may nest (parseJsonLimited's bound): the
+  /// host's `json_max_depth`, or kDefaultJsonMaxDepth from a host that does not say.
+  std::size_t jsonMaxDepth() const {
+    const std::optional<Json> v = setting("json_max_depth");
+    if (v && v->is_number_unsigned() && v->get<std::uint64_t>() > 0)
+      return static_cast<std::size_t>(v->get<std::uint64_t>());
+    return kDefaultJsonMaxDepth;
   }
   /// The raw C services, for what this wrapper does not cover.
   const bp_host_api* raw() const { return host_; }

@@ -442,6 +442,47 @@ TEST(WfMalformed, BadLinesBrokenEdgesAndUnknownOutsAreAllReportedWithFileAndLine
   }
 }
 
+// Issue 11, L8: a component nested 200,000 levels deep crashed the import (and the host's
+// start-up, which imports WF apps in its agents directory) with SIGSEGV in the first copy of it.
+TEST(WfMalformed, AComponentNestedPastTheJsonDepthLimitIsAnIssueNamingItsLine) {
+  std::string deep =
+      "{\"id\":\"s\",\"type\":\"blueprints_setstate\",\"parentId\":\"b\",\"content\":";
+  for (int i = 0; i < 200000; ++i) deep += "[";
+  for (int i = 0; i < 200000; ++i) deep += "]";
+  deep += "}\n";
+  const std::string files = root() + blueprint("b", "k") + deep;
+  try {
+    importFiles({{"components-blueprints_deep.jsonl", files}}, "a");
+    FAIL() << "imported";
+  } catch (const ImportError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("components-blueprints_deep.jsonl:3: is not usable JSON: it nests objects "
+                        "and lists deeper than the limit of 128 levels"),
+              std::string::npos)
+        << what.substr(0, 2000);
+  }
+}
+
+TEST(WfMalformed, ABlueprintKeyThatIsNotAStringIsAnIssueNamingTheComponent) {
+  const std::string files = root() +
+                            line({{"id", "b"},
+                                  {"type", "blueprints_blueprint"},
+                                  {"parentId", "blueprints_root"},
+                                  {"content", {{"key", 17}}}}) +
+                            block("r", "returnvalue", "b", {{"value", "1"}});
+  try {
+    importFiles({{"f.jsonl", files}}, "a");
+    FAIL() << "imported";
+  } catch (const ImportError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("f.jsonl:2: block b (blueprints_blueprint) its \"content.key\" must be a "
+                        "string (the blueprint's name), got number"),
+              std::string::npos)
+        << what;
+    EXPECT_EQ(what.find("type_error"), std::string::npos) << what;
+  }
+}
+
 TEST(WfMalformed, ADirectoryWithoutComponentFilesIsRefused) {
   std::string pattern = (fs::temp_directory_path() / "bp_wf_empty_XXXXXX").string();
   ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
