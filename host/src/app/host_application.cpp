@@ -62,6 +62,12 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("probe-plugins", nullptr,
        "load each new plugin build in a child process first (`blueprint probe`), so a crash in "
        "its static initialisers cannot take the host down");
+  flag("max-blocks-per-blueprint", "N", "blocks one blueprint may have (default 10000)");
+  flag("sync-runs-kept-bytes", "BYTES",
+       "memory the finished sync runs kept for polling may hold (default 64 MiB)");
+  flag("max-lane-threads-per-run", "N", "threads one run may use for parallel blocks (default 32)");
+  flag("max-lane-threads-per-host", "N",
+       "threads all runs together may use for parallel blocks (default 256)");
 }
 
 void HostApplication::handleHelp(const std::string&, const std::string&) {
@@ -174,6 +180,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
     return Application::EXIT_UNAVAILABLE;
   }
 
+  setMaxBlocksPerBlueprint(config.max_blocks_per_blueprint);
   HostServices services;
   RunOptions run_options;
   run_options.limits = config.limits;
@@ -214,7 +221,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   if (!config.agents.empty())
     for (const auto& line : agents->loadDirectory(config.agents)) log.information("agent %s", line);
 
-  RunRegistry registry(config.sync_runs_kept);
+  RunRegistry registry(config.sync_runs_kept, config.sync_runs_kept_bytes);
   Metrics metrics;
   StreamHeartbeat heartbeat(std::chrono::milliseconds(config.sse_keepalive_ms));
   JobWorkerConfig worker_config;

@@ -17,6 +17,12 @@ struct RunLimits {
   std::int64_t timeout_ms = 600000;
   /// Size of one block's output, and of all streamed deltas together, as JSON text.
   std::size_t max_output_bytes = 10u << 20;
+  /// Threads one run may have running for parallel branches at once (the thread that runs the
+  /// blueprint is not counted). Past it, ready blocks wait for a running lane (issue 11, H3).
+  int max_lane_threads_per_run = 32;
+  /// The same across every run of the host: nested run_blueprint fan-out multiplies lanes, and
+  /// the host must keep threads for its connections and workers.
+  int max_lane_threads_per_host = 256;
 };
 
 }  // namespace blueprint::host
