@@ -23,6 +23,13 @@ BlockSpec SetState::spec() {
       .example(R"({"key":"order.id","value":"42"})", R"("42")");
 }
 
+namespace {
+bool isJsonValueType(const Json& fields) {
+  const auto value_type = fields.find("value_type");
+  return value_type != fields.end() && *value_type == "json";
+}
+}  // namespace
+
 SetState::SetState(const Json& config) {
   auto value = config.find("value");
   if (value == config.end() || !value->is_string()) return;
@@ -39,9 +46,7 @@ Result SetState::run(Context& ctx, const Json& fields) {
   Json value = fields.value("value", Json());
   // JSON mode inserts what `@{x}` resolves to as a JSON literal, so text holding JSON arrives
   // here as a string; Writer Framework parses such text once more, and blueprints rely on it.
-  const auto value_type = fields.find("value_type");
-  if (value_is_one_template_ && value.is_string() && value_type != fields.end() &&
-      *value_type == "json") {
+  if (value_is_one_template_ && value.is_string() && isJsonValueType(fields)) {
     Json parsed = Json::parse(value.get_ref<const std::string&>(), nullptr, false);
     if (parsed.is_discarded())
       return Result::error("field 'value': the text it resolved to is not valid JSON");
