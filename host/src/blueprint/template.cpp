@@ -242,7 +242,8 @@ std::size_t literalSize(const std::vector<Piece>& pieces) {
 Json parseJsonText(const std::string& text) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (`1E999`).
     throw TemplateError(briefParseError(e.what()));
   }
 }
