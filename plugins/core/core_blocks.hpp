@@ -28,7 +28,13 @@ class SetState final : public Block {
  public:
   static constexpr std::string_view kType = "set_state";
   static BlockSpec spec();
+  /// `config`: the fields as written in the blueprint (before templates are rendered).
+  explicit SetState(const Json& config);
   Result run(Context& ctx, const Json& fields) override;
+
+ private:
+  /// `value` is exactly one `@{…}`: with value_type json, text it resolves to is parsed.
+  bool value_is_one_template_ = false;
 };
 
 /// Writes a message to the log and the run trace.

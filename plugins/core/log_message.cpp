@@ -7,8 +7,9 @@ BlockSpec LogMessage::spec() {
   return BlockSpec(kType, "Log message")
       .description(
           "Writes `message` to the host log and the run trace at the given level; the "
-          "result is the message as text (non-text values as JSON). A level that is not "
-          "info, warning or error ends in `error`.")
+          "result is the message as text (non-text values as JSON). A message that "
+          "resolves to nothing (null or empty text) and a level that is not info, warning "
+          "or error end in `error`.")
       .field(Field::select("level", {"info", "warning", "error"})
                  .defaultValue("info")
                  .description("Severity."))
@@ -19,7 +20,12 @@ BlockSpec LogMessage::spec() {
 }
 
 Result LogMessage::run(Context& ctx, const Json& fields) {
-  const Json& message = fields.at("message");
+  const auto found = fields.find("message");
+  // As in Writer Framework: an empty message is an error, not an empty log line.
+  if (found == fields.end() || found->is_null() ||
+      (found->is_string() && found->get_ref<const std::string&>().empty()))
+    return Result::error("message is required");
+  const Json& message = *found;
   std::string text = message.is_string() ? message.get<std::string>() : message.dump();
   // Deploy checks a literal level; one that comes from a template is checked here.
   const Json level = fields.value("level", Json("info"));

@@ -137,5 +137,19 @@ TEST(ForEach, NestedLoopsSeeTheirOwnItemsAndTheOuterPrefixedOne) {
   EXPECT_EQ(r.return_value, Json::parse(R"([["a1","a2"],["b1","b2"]])"));
 }
 
+TEST(ForEach, IterationsOfAnEmptyBodyCountAsSteps) {
+  // Issue 11, M6: with no loop branch no block ran, so millions of items never met max_steps.
+  BlockRun run;
+  run.limits.max_steps = 25;
+  Json items = Json::array();
+  for (int i = 0; i < 100000; ++i) items.push_back(i);
+  Json blocks = loopWith(items.dump(), "x");
+  blocks[1]["next"].erase("loop");
+  blocks.erase(2);  // the body
+  RunResult r = run.run(blocks);
+  EXPECT_EQ(r.status, RunResult::Status::Error) << describe(r);
+  EXPECT_NE(r.error.find("run exceeded its limit of 25 steps"), std::string::npos) << r.error;
+}
+
 }  // namespace
 }  // namespace blueprint::host::block_tests

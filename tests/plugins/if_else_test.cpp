@@ -286,5 +286,29 @@ TEST(IfElse, IsInstantAndDeclaresItsManifest) {
   EXPECT_FALSE(type->fields[0].templated);
 }
 
+TEST(IfElse, LongConditionsParseWithColumnsCountedFromTheStart) {
+  // Issue 11, L1: every comparison rescanned the text for its column, so a 9 MB condition of
+  // many comparisons took seconds. Columns must still be right after the scan resumes.
+  const std::string padding(100000, ' ');
+  std::string condition = "1 == 1";
+  for (int i = 0; i < 300; ++i) condition += padding + "and 'é' == 'é'";
+  EXPECT_EQ(branchOf(condition), "true");
+  const std::string broken = condition + " and 'é' = 1";
+  const Json d = decide(broken);
+  ASSERT_EQ(d.value("branch", ""), "error") << d.dump().substr(0, 200);
+  // Columns count characters: each 'é' is two bytes and one column.
+  const std::size_t column = broken.size() - 2 - (300 * 2 + 1);
+  EXPECT_NE(d.value("message", "").find("column " + std::to_string(column) + ": expected '=='"),
+            std::string::npos)
+      << d.value("message", "");
+}
+
+TEST(IfElse, DeepParenthesesAreAnErrorNotACrash) {
+  const Json d = decide(std::string(100000, '(') + "1" + std::string(100000, ')'));
+  ASSERT_EQ(d.value("branch", ""), "error") << d.dump().substr(0, 200);
+  EXPECT_NE(d.value("message", "").find("nests deeper than"), std::string::npos)
+      << d.value("message", "");
+}
+
 }  // namespace
 }  // namespace blueprint::host

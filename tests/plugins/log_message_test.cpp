@@ -75,5 +75,17 @@ TEST(LogMessage, DeployRefusesALiteralUnknownLevel) {
   }
 }
 
+TEST(LogMessage, AMessageThatResolvesToNothingTakesTheErrorEndState) {
+  // Writer Framework: "message is required" (issue 11, Writer compatibility).
+  for (const char* message : {"@{result.inputs.missing}", "@{result.inputs.empty}"}) {
+    BlockRun run;
+    RunResult r = run.run(logWith({{"message", message}}), inputs({{"empty", ""}}));
+    ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+    EXPECT_EQ(r.return_value, Json::parse(R"({"error":"message is required"})")) << message;
+    EXPECT_EQ(traceOf(r, "log").at(0).at("end_state"), "error");
+    EXPECT_FALSE(traceOf(r, "log").at(0).contains("logs")) << "logged an empty line";
+  }
+}
+
 }  // namespace
 }  // namespace blueprint::host::block_tests

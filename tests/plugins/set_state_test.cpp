@@ -107,5 +107,37 @@ TEST(SetState, AnUnhandledErrorStopsTheRun) {
   EXPECT_EQ(r.error, "save: key is empty");
 }
 
+TEST(SetState, JsonValueTypeParsesTextThatAWholeTemplateResolvesTo) {
+  // Writer Framework parses such text once more (issue 11, Writer compatibility): before, the
+  // state held the text and @{state.doc.parsed} was null.
+  BlockRun run;
+  Json blocks =
+      saveWith({{"key", "doc"}, {"value", "@{result.inputs.text}"}, {"value_type", "json"}});
+  blocks[2]["fields"]["value"] = {{"parsed", "@{state.doc.parsed}"}, {"doc", "@{state.doc}"}};
+  RunResult r = run.run(blocks, inputs({{"text", R"({"parsed": [1, "two"]})"}}));
+  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+  EXPECT_EQ(r.return_value, Json::parse(R"({"parsed":[1,"two"],"doc":{"parsed":[1,"two"]}})"));
+}
+
+TEST(SetState, JsonValueTypeRefusesTextThatIsNotJsonFromAWholeTemplate) {
+  BlockRun run;
+  RunResult r = run.run(
+      saveWith({{"key", "doc"}, {"value", "@{result.inputs.text}"}, {"value_type", "json"}}),
+      inputs({{"text", "not json"}}));
+  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+  EXPECT_EQ(r.return_value,
+            Json::parse(R"({"error":"field 'value': the text it resolved to is not valid JSON"})"));
+}
+
+TEST(SetState, JsonValueTypeKeepsATemplateInsideTextAsParsedOnce) {
+  // Only a value that is exactly one template is parsed again: a JSON string literal stays text.
+  BlockRun run;
+  RunResult r = run.run(
+      saveWith({{"key", "doc"}, {"value", R"("@{result.inputs.text}")"}, {"value_type", "json"}}),
+      inputs({{"text", "[1]"}}));
+  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+  EXPECT_EQ(r.return_value->at("state").at("doc"), Json("[1]"));
+}
+
 }  // namespace
 }  // namespace blueprint::host::block_tests

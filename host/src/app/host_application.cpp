@@ -83,6 +83,12 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
        "print the effective configuration (file, environment, flags; secrets redacted) and exit");
   flag("check-config", nullptr,
        "check the configuration, list every problem and exit non-zero if there is one");
+  flag("max-blocks-per-blueprint", "N", "blocks one blueprint may have (default 10000)");
+  flag("sync-runs-kept-bytes", "BYTES",
+       "memory the finished sync runs kept for polling may hold (default 64 MiB)");
+  flag("max-lane-threads-per-run", "N", "threads one run may use for parallel blocks (default 32)");
+  flag("max-lane-threads-per-host", "N",
+       "threads all runs together may use for parallel blocks (default 256)");
 }
 
 void HostApplication::handleHelp(const std::string&, const std::string&) {
@@ -199,6 +205,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
     return Application::EXIT_UNAVAILABLE;
   }
 
+  setMaxBlocksPerBlueprint(config.max_blocks_per_blueprint);
   HostServices services;
   RunOptions run_options;
   run_options.limits = config.limits;
@@ -239,7 +246,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   if (!config.agents.empty())
     for (const auto& line : agents->loadDirectory(config.agents)) log.information("agent %s", line);
 
-  RunRegistry registry(config.sync_runs_kept);
+  RunRegistry registry(config.sync_runs_kept, config.sync_runs_kept_bytes);
   Metrics metrics;
   StreamHeartbeat heartbeat(std::chrono::milliseconds(config.sse_keepalive_ms));
   JobWorkerConfig worker_config;

@@ -146,6 +146,10 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       sync_runs_kept = getAs<std::size_t>(v, key, source);
     else if (key == "json_max_depth")
       limits.json_max_depth = getAs<std::size_t>(v, key, source);
+    else if (key == "sync_runs_kept_bytes")
+      sync_runs_kept_bytes = getAs<std::size_t>(v, key, source);
+    else if (key == "max_blocks_per_blueprint")
+      max_blocks_per_blueprint = getAs<std::size_t>(v, key, source);
     else if (key == "env_allow")
       env_allow = getAs<std::set<std::string>>(v, key, source);
     else if (key == "block_settings") {
@@ -166,6 +170,10 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
           limits.timeout_ms = getAs<std::int64_t>(lv, "limits." + lk, source);
         else if (lk == "max_output_bytes")
           limits.max_output_bytes = getAs<std::size_t>(lv, "limits." + lk, source);
+        else if (lk == "max_lane_threads_per_run")
+          limits.max_lane_threads_per_run = getAs<int>(lv, "limits." + lk, source);
+        else if (lk == "max_lane_threads_per_host")
+          limits.max_lane_threads_per_host = getAs<int>(lv, "limits." + lk, source);
         else
           throw std::runtime_error(source + ": unknown key \"limits." + lk + "\"");
       }
@@ -184,6 +192,10 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (job_max_attempts < 1) throw std::runtime_error(source + ": job_max_attempts must be >= 1");
   checkFramingLimits(*this, source);
   checkJsonMaxDepth(limits.json_max_depth, source + ": json_max_depth");
+  if (limits.max_lane_threads_per_run < 0 || limits.max_lane_threads_per_host < 0)
+    throw std::runtime_error(source + ": limits.max_lane_threads_* must be >= 0");
+  if (max_blocks_per_blueprint < 1)
+    throw std::runtime_error(source + ": max_blocks_per_blueprint must be >= 1");
 }
 
 void HostConfig::applyFile(const std::string& path) {
@@ -235,7 +247,19 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
     limits.json_max_depth =
         static_cast<std::size_t>(std::max<std::int64_t>(0, parseInt(value, name)));
     checkJsonMaxDepth(limits.json_max_depth, name);
-  } else
+  } else if (name == "max-blocks-per-blueprint" || name == "max_blocks_per_blueprint")
+    max_blocks_per_blueprint = static_cast<std::size_t>(
+        std::max<std::int64_t>(1, parseInt(value, "max_blocks_per_blueprint")));
+  else if (name == "sync-runs-kept-bytes" || name == "sync_runs_kept_bytes")
+    sync_runs_kept_bytes = static_cast<std::size_t>(
+        std::max<std::int64_t>(0, parseInt(value, "sync_runs_kept_bytes")));
+  else if (name == "max-lane-threads-per-run" || name == "max_lane_threads_per_run")
+    limits.max_lane_threads_per_run =
+        static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_lane_threads_per_run")));
+  else if (name == "max-lane-threads-per-host" || name == "max_lane_threads_per_host")
+    limits.max_lane_threads_per_host =
+        static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_lane_threads_per_host")));
+  else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
   if (min_threads > threads) min_threads = threads;
@@ -252,7 +276,11 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_API_KEYS", "api_keys"},
       {"BLUEPRINT_THREADS", "threads"},
       {"BLUEPRINT_WATCH_PLUGINS", "watch_plugins"},
-      {"BLUEPRINT_JSON_MAX_DEPTH", "json_max_depth"}};
+      {"BLUEPRINT_JSON_MAX_DEPTH", "json_max_depth"},
+      {"BLUEPRINT_MAX_BLOCKS_PER_BLUEPRINT", "max_blocks_per_blueprint"},
+      {"BLUEPRINT_SYNC_RUNS_KEPT_BYTES", "sync_runs_kept_bytes"},
+      {"BLUEPRINT_MAX_LANE_THREADS_PER_RUN", "max_lane_threads_per_run"},
+      {"BLUEPRINT_MAX_LANE_THREADS_PER_HOST", "max_lane_threads_per_host"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -302,11 +330,15 @@ Json HostConfig::toJson() const {
           {"job_max_attempts", job_max_attempts},
           {"job_retention_hours", job_retention_hours},
           {"json_max_depth", limits.json_max_depth},
+          {"sync_runs_kept_bytes", sync_runs_kept_bytes},
+          {"max_blocks_per_blueprint", max_blocks_per_blueprint},
           {"limits",
            {{"max_steps", limits.max_steps},
             {"max_depth", limits.max_depth},
             {"timeout_ms", limits.timeout_ms},
-            {"max_output_bytes", limits.max_output_bytes}}}};
+            {"max_output_bytes", limits.max_output_bytes},
+            {"max_lane_threads_per_run", limits.max_lane_threads_per_run},
+            {"max_lane_threads_per_host", limits.max_lane_threads_per_host}}}};
 }
 
 }  // namespace blueprint::host

@@ -57,6 +57,11 @@ struct HostConfig {
   int job_max_attempts = 5;           ///< claims of one job before it ends in `error`
   std::int64_t job_retention_hours = 24 * 7;
   std::size_t sync_runs_kept = 1000;
+  /// Bytes (events, artifact, error, trace) the finished sync runs kept for polling may hold
+  /// together; the oldest are evicted past it (the newest one always stays).
+  std::size_t sync_runs_kept_bytes = 64u << 20;
+  /// Blocks one blueprint may have (validated when an agent is saved or deployed).
+  std::size_t max_blocks_per_blueprint = 10000;
 
   RunLimits limits;
   std::set<std::string> env_allow;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "blueprint/blueprint.hpp"
 
+#include <atomic>
 #include <set>
 
 namespace blueprint::host {
@@ -46,6 +47,20 @@ const BlueprintDef* AgentDef::find(const std::string& blueprint_id) const {
   for (const auto& b : blueprints)
     if (b.id == blueprint_id) return &b;
   return nullptr;
+}
+
+namespace {
+// A process-wide setting rather than a parameter: every path that parses an agent (the API,
+// the agents directory, recompiles after a plugin reload, the CLI) must apply the same bound.
+std::atomic<std::size_t> g_max_blocks_per_blueprint{kDefaultMaxBlocksPerBlueprint};
+}  // namespace
+
+void setMaxBlocksPerBlueprint(std::size_t max_blocks) {
+  g_max_blocks_per_blueprint.store(max_blocks, std::memory_order_relaxed);
+}
+
+std::size_t maxBlocksPerBlueprint() {
+  return g_max_blocks_per_blueprint.load(std::memory_order_relaxed);
 }
 
 bool isValidId(const std::string& id) {
@@ -154,6 +169,15 @@ AgentDef parseAgent(const Json& definition, const std::string& agent_id) {
     bp.name = b.contains("name") && b["name"].is_string() ? b["name"].get<std::string>() : bp.id;
     if (!b.contains("blocks") || !b["blocks"].is_array()) {
       issues.push_back({bp.id, "", "", "\"blocks\" must be a list of blocks"});
+      continue;
+    }
+    // Checked before any block is parsed: validation and compiling cost grows with the count.
+    const std::size_t max_blocks = maxBlocksPerBlueprint();
+    if (b["blocks"].size() > max_blocks) {
+      issues.push_back({bp.id, "", "",
+                        "has " + std::to_string(b["blocks"].size()) + " blocks; at most " +
+                            std::to_string(max_blocks) +
+                            " are allowed (host setting max_blocks_per_blueprint)"});
       continue;
     }
     std::set<std::string> block_ids;

@@ -61,8 +61,15 @@ struct AgentDef {
   const BlueprintDef* find(const std::string& blueprint_id) const;
 };
 
+/// The default bound on the blocks of one blueprint (host config `max_blocks_per_blueprint`).
+inline constexpr std::size_t kDefaultMaxBlocksPerBlueprint = 10000;
+/// Sets the bound parseAgent applies to every blueprint; the host sets it once from its config.
+void setMaxBlocksPerBlueprint(std::size_t max_blocks);
+std::size_t maxBlocksPerBlueprint();
+
 /// Parses `{"name", "blueprints":[…]}`. Throws DefinitionError listing every shape problem
-/// (missing ids, duplicate ids, non-object fields, malformed `next`).
+/// (missing ids, duplicate ids, non-object fields, malformed `next`, more blocks than
+/// maxBlocksPerBlueprint()).
 AgentDef parseAgent(const Json& definition, const std::string& agent_id);
 
 /// True for ids of agents, blueprints and blocks: 1-128 chars of [A-Za-z0-9_.-].

@@ -2,7 +2,6 @@
 #include "blueprint/blueprint_validator.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <map>
 #include <set>
 
@@ -80,36 +79,56 @@ void checkFields(const BlueprintDef& bp, const BlockDef& block, const BlockType&
   }
 }
 
-/// Depth-first search for a cycle; reports the first one found as a path.
+/// Depth-first search for a cycle; reports the first one found as a path. Iterative, with its
+/// own stack: a long chain must not overflow the thread's (issue 11, M2: a 100,000-block chain
+/// crashed the host when the search recursed once per block).
 bool findCycle(const BlueprintDef& bp, const std::map<std::string, std::size_t>& index,
                std::vector<ValidationIssue>& issues) {
   enum class Mark { White, Grey, Black };
+  /// A block on the search path and how far its edges have been followed.
+  struct Frame {
+    std::size_t block;
+    std::size_t group = 0;   ///< index into the block's `next`
+    std::size_t target = 0;  ///< index into that group's targets
+  };
   std::vector<Mark> mark(bp.blocks.size(), Mark::White);
-  std::vector<std::size_t> stack;
-  std::function<bool(std::size_t)> visit = [&](std::size_t i) -> bool {
-    mark[i] = Mark::Grey;
-    stack.push_back(i);
-    for (const auto& [state, targets] : bp.blocks[i].next) {
-      for (const auto& t : targets) {
-        auto it = index.find(t);
-        if (it == index.end()) continue;
-        if (mark[it->second] == Mark::Grey) {
-          std::string path;
-          auto from = std::find(stack.begin(), stack.end(), it->second);
-          for (auto p = from; p != stack.end(); ++p) path += bp.blocks[*p].id + " -> ";
-          path += t;
-          issues.push_back({bp.id, bp.blocks[i].id, "", "edges form a cycle: " + path});
-          return true;
-        }
-        if (mark[it->second] == Mark::White && visit(it->second)) return true;
+  std::vector<Frame> path;
+  for (std::size_t root = 0; root < bp.blocks.size(); ++root) {
+    if (mark[root] != Mark::White) continue;
+    mark[root] = Mark::Grey;
+    path.push_back({root});
+    while (!path.empty()) {
+      Frame& frame = path.back();
+      const NextMap& next = bp.blocks[frame.block].next;
+      if (frame.group == next.size()) {
+        mark[frame.block] = Mark::Black;
+        path.pop_back();
+        continue;
+      }
+      const std::vector<std::string>& targets = next[frame.group].second;
+      if (frame.target == targets.size()) {
+        ++frame.group;
+        frame.target = 0;
+        continue;
+      }
+      const std::string& t = targets[frame.target++];
+      auto it = index.find(t);
+      if (it == index.end()) continue;
+      if (mark[it->second] == Mark::Grey) {
+        std::string cycle;
+        auto from = std::find_if(path.begin(), path.end(),
+                                 [&](const Frame& f) { return f.block == it->second; });
+        for (auto p = from; p != path.end(); ++p) cycle += bp.blocks[p->block].id + " -> ";
+        cycle += t;
+        issues.push_back({bp.id, bp.blocks[frame.block].id, "", "edges form a cycle: " + cycle});
+        return true;
+      }
+      if (mark[it->second] == Mark::White) {
+        mark[it->second] = Mark::Grey;
+        path.push_back({it->second});  // `frame` is not used past this point
       }
     }
-    stack.pop_back();
-    mark[i] = Mark::Black;
-    return false;
-  };
-  for (std::size_t i = 0; i < bp.blocks.size(); ++i)
-    if (mark[i] == Mark::White && visit(i)) return true;
+  }
   return false;
 }
 

@@ -2,7 +2,6 @@
 #include "engine/compiled_blueprint.hpp"
 
 #include <algorithm>
-#include <deque>
 
 #include "blueprint/blueprint_validator.hpp"
 #include "engine/field_conversion.hpp"
@@ -13,6 +12,12 @@ const std::vector<std::size_t>* CompiledBlock::targets(const std::string& state)
   for (const auto& [s, t] : next)
     if (s == state) return &t;
   return nullptr;
+}
+
+std::uint32_t Subgraph::localOf(std::size_t block) const {
+  auto it = std::lower_bound(blocks.begin(), blocks.end(), block);
+  return it != blocks.end() && *it == block ? static_cast<std::uint32_t>(it - blocks.begin())
+                                            : kNotMember;
 }
 
 CompiledBlueprint::~CompiledBlueprint() {
@@ -30,35 +35,57 @@ class NoEnvironment final : public TemplateEnv {
   Json lookup(const Path&) const override { return nullptr; }
 };
 
-Subgraph buildSubgraph(const CompiledBlueprint& bp, std::vector<std::size_t> entries) {
-  Subgraph g;
-  g.entries = std::move(entries);
-  g.member.assign(bp.blocks.size(), 0);
-  g.indegree.assign(bp.blocks.size(), 0);
-  std::deque<std::size_t> queue(g.entries.begin(), g.entries.end());
-  for (std::size_t e : g.entries) g.member[e] = 1;
-  while (!queue.empty()) {
-    std::size_t i = queue.front();
-    queue.pop_front();
-    const CompiledBlock& b = bp.blocks[i];
+/// Marks reused by every subgraph of one blueprint, so building one costs its own size only.
+struct SubgraphScratch {
+  explicit SubgraphScratch(std::size_t blocks) : stamp(blocks, 0), local(blocks, 0) {}
+  std::vector<std::uint32_t> stamp;  ///< == current: a member of the subgraph being built
+  std::vector<std::uint32_t> local;  ///< its local index (valid where stamped)
+  std::uint32_t current = 0;
+};
+
+Subgraph buildSubgraph(const CompiledBlueprint& bp, const std::vector<std::size_t>& entries,
+                       SubgraphScratch& scratch) {
+  const std::uint32_t mark = ++scratch.current;
+  std::vector<std::uint32_t> members;
+  std::vector<std::uint32_t> entry_blocks;
+  for (std::size_t e : entries)
+    if (scratch.stamp[e] != mark) {
+      scratch.stamp[e] = mark;
+      members.push_back(static_cast<std::uint32_t>(e));
+      entry_blocks.push_back(static_cast<std::uint32_t>(e));
+    }
+  // Breadth-first over non-branch edges; `members` doubles as the queue.
+  for (std::size_t head = 0; head < members.size(); ++head) {
+    const CompiledBlock& b = bp.blocks[members[head]];
     for (const auto& [state, targets] : b.next) {
       if (b.type->isBranchState(state)) continue;
       for (std::size_t t : targets)
-        if (!g.member[t]) {
-          g.member[t] = 1;
-          queue.push_back(t);
+        if (scratch.stamp[t] != mark) {
+          scratch.stamp[t] = mark;
+          members.push_back(static_cast<std::uint32_t>(t));
         }
     }
   }
-  for (std::size_t i = 0; i < bp.blocks.size(); ++i) {
-    if (!g.member[i]) continue;
-    const CompiledBlock& b = bp.blocks[i];
-    for (const auto& [state, targets] : b.next) {
-      if (b.type->isBranchState(state)) continue;
-      for (std::size_t t : targets)
-        if (g.member[t]) ++g.indegree[t];
+  Subgraph g;
+  std::sort(members.begin(), members.end());
+  g.blocks = std::move(members);
+  for (std::uint32_t i = 0; i < g.blocks.size(); ++i) scratch.local[g.blocks[i]] = i;
+  for (std::uint32_t e : entry_blocks) g.entries.push_back(scratch.local[e]);
+  g.indegree.assign(g.blocks.size(), 0);
+  g.edge_begin.reserve(g.blocks.size() + 1);
+  for (std::uint32_t block : g.blocks) {
+    g.edge_begin.push_back(static_cast<std::uint32_t>(g.edges.size()));
+    const CompiledBlock& b = bp.blocks[block];
+    for (std::uint32_t slot = 0; slot < b.next.size(); ++slot) {
+      if (b.type->isBranchState(b.next[slot].first)) continue;
+      for (std::size_t t : b.next[slot].second) {
+        // Every non-branch target of a member is a member (the walk above took it).
+        g.edges.push_back({slot, scratch.local[t]});
+        ++g.indegree[scratch.local[t]];
+      }
     }
   }
+  g.edge_begin.push_back(static_cast<std::uint32_t>(g.edges.size()));
   return g;
 }
 
@@ -154,8 +181,9 @@ std::shared_ptr<const CompiledAgent> CompiledAgent::compile(
                                 (error.empty() ? std::string("no reason given") : error)});
       }
     }
+    SubgraphScratch scratch(bp->blocks.size());
     if (bp->trigger >= 0)
-      bp->api_graph = buildSubgraph(*bp, {static_cast<std::size_t>(bp->trigger)});
+      bp->api_graph = buildSubgraph(*bp, {static_cast<std::size_t>(bp->trigger)}, scratch);
     {
       std::vector<std::uint32_t> incoming(bp->blocks.size(), 0);
       for (const auto& b : bp->blocks)
@@ -175,13 +203,27 @@ std::shared_ptr<const CompiledAgent> CompiledAgent::compile(
       if (bp->trigger >= 0) whole_roots.push_back(static_cast<std::size_t>(bp->trigger));
       for (std::size_t r : roots)
         if (!in_branch[r]) whole_roots.push_back(r);
-      bp->whole_graph = buildSubgraph(*bp, whole_roots);
+      bp->whole_graph = buildSubgraph(*bp, whole_roots, scratch);
     }
-    for (std::size_t i = 0; i < bp->blocks.size(); ++i) {
+    const std::size_t max_branch_members =
+        CompiledBlueprint::kMaxBranchMembersPerBlock * bp->blocks.size();
+    std::size_t branch_members = 0;
+    for (std::size_t i = 0; i < bp->blocks.size() && branch_members <= max_branch_members; ++i) {
       const CompiledBlock& b = bp->blocks[i];
       for (const auto& [state, targets] : b.next)
-        if (b.type->isBranchState(state))
-          bp->branch_graphs.emplace(std::make_pair(i, state), buildSubgraph(*bp, targets));
+        if (b.type->isBranchState(state)) {
+          Subgraph branch = buildSubgraph(*bp, targets, scratch);
+          branch_members += branch.size();
+          bp->branch_graphs.emplace(std::make_pair(i, state), std::move(branch));
+        }
+    }
+    if (branch_members > max_branch_members) {
+      issues.push_back({bp_def.id, "", "",
+                        "its branches (loop bodies) share too many blocks: together they hold "
+                        "more than " +
+                            std::to_string(CompiledBlueprint::kMaxBranchMembersPerBlock) +
+                            " times the blueprint's blocks; give each loop its own body"});
+      bp->branch_graphs.clear();
     }
     agent->blueprints.emplace(bp->id, std::move(bp));
   }

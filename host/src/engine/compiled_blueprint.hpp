@@ -30,11 +30,33 @@ struct CompiledField {
 };
 
 /// The part of a blueprint one scheduling pass walks: blocks reachable from its entries through
-/// edges of non-branch end states, with their in-degree inside that part.
+/// edges of non-branch end states, with their in-degree inside that part. Everything here is
+/// sized to the part, not to the blueprint (issue 11, M3: a blueprint of many loops holds one
+/// subgraph per loop branch), and indexed by *local* index: a member's position in `blocks`.
 struct Subgraph {
-  std::vector<std::size_t> entries;
-  std::vector<char> member;
+  /// No local index: the block is not a member.
+  static constexpr std::uint32_t kNotMember = UINT32_MAX;
+
+  /// One edge between members: the source's `CompiledBlock::next` entry it belongs to, and the
+  /// target's local index.
+  struct Edge {
+    std::uint32_t next_slot;
+    std::uint32_t target;
+  };
+
+  /// Member blocks as indices into CompiledBlueprint::blocks, ascending.
+  std::vector<std::uint32_t> blocks;
+  /// Local indices of the entry blocks.
+  std::vector<std::uint32_t> entries;
+  /// Per member: predecessors inside the subgraph.
   std::vector<std::uint32_t> indegree;
+  /// Per member: its edges are edges[edge_begin[i] .. edge_begin[i + 1]).
+  std::vector<std::uint32_t> edge_begin;
+  std::vector<Edge> edges;
+
+  std::size_t size() const { return blocks.size(); }
+  /// The local index of blueprint block `block`, or kNotMember.
+  std::uint32_t localOf(std::size_t block) const;
 };
 
 /// One block of a compiled blueprint.
@@ -70,6 +92,11 @@ class CompiledBlueprint {
   Subgraph whole_graph;
   /// (block, branch end state) → the branch subgraph run_branch schedules.
   std::map<std::pair<std::size_t, std::string>, Subgraph> branch_graphs;
+
+  /// Members of all branch subgraphs together may be at most this many times the blueprint's
+  /// blocks: branches that share their blocks (many loops into one long chain) would otherwise
+  /// make compiled size quadratic again. Past it, compiling names the blueprint.
+  static constexpr std::size_t kMaxBranchMembersPerBlock = 16;
 };
 
 /// A deployed agent version compiled against one catalogue.

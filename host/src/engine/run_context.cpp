@@ -3,13 +3,18 @@
 // subgraph is final; it runs if at least one incoming edge's end state matched, else it is
 // skipped and the skip propagates. Ready blocks run on "lanes": the calling thread is the first
 // lane, and a lane that finds more ready blocks than it can take starts another thread, so a
-// linear chain never leaves the request thread and only real fan-out pays for threads.
+// linear chain never leaves the request thread and only real fan-out pays for threads. Lane
+// threads are bounded per run and per host (issue 11, H3: nested run_blueprint fan-out started
+// thousands); past a bound the lanes already running take the ready blocks in turn, so the run
+// still completes. Everything an Execution keeps per block is indexed by the block's local index
+// in its subgraph and sized to it (issue 11, M3).
 #include "engine/run_context.hpp"
 
 #include "engine/block_output.hpp"
 #include "engine/field_conversion.hpp"
 #include "engine/json_text_size.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 
@@ -18,6 +23,9 @@ namespace blueprint::host {
 namespace {
 constexpr int kMaxLanesPerExecution = 16;
 constexpr std::string_view kCancelled = "cancelled";
+
+/// Lane threads running now across every run of this process.
+std::atomic<int> g_host_lane_threads{0};
 }  // namespace
 
 RunShared::RunShared(const CompiledAgent& a, const RunOptions& o, RunObserver& obs, RunControl& c)
@@ -51,9 +59,9 @@ Execution::Execution(RunShared& run, const CompiledBlueprint& blueprint, const S
       entry_result_(std::move(entry_result)),
       depth_(depth),
       remaining_(graph.indegree),
-      fired_from_(blueprint.blocks.size(), -1),
-      outputs_(blueprint.blocks.size()),
-      done_(blueprint.blocks.size(), 0) {}
+      fired_from_(graph.size(), -1),
+      outputs_(graph.size()),
+      done_(graph.size(), 0) {}
 
 Execution::~Execution() {
   for (auto& t : threads_)
@@ -92,14 +100,14 @@ void Execution::stop() {
 ExecutionResult Execution::execute() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    ready_.reserve(blueprint_.blocks.size());
-    for (std::size_t e : graph_.entries) {
+    ready_.reserve(graph_.size());
+    for (std::uint32_t e : graph_.entries) {
       fired_from_[e] = -2;
       if (remaining_[e] == 0) ready_.push_back(e);
     }
     lanes_ = 1;
   }
-  lane();
+  lane(false);
   {
     std::unique_lock<std::mutex> lock(mutex_);
     lanes_done_.wait(lock, [&] { return lanes_ == 0; });
@@ -107,6 +115,7 @@ ExecutionResult Execution::execute() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  exited_.clear();
   std::lock_guard<std::mutex> lock(mutex_);
   if (result_.status == ExecutionResult::Status::Finished && !result_.return_value &&
       (run_.control.cancelled() || run_.timedOut() ||
@@ -117,44 +126,87 @@ ExecutionResult Execution::execute() {
   return result_;
 }
 
-void Execution::lane() {
+void Execution::lane(bool extra) {
   std::unique_lock<std::mutex> lock(mutex_);
   while (ready_head_ < ready_.size() && !stopped_.load(std::memory_order_relaxed)) {
-    const std::size_t b = ready_[ready_head_++];
-    if (ready_head_ < ready_.size() && lanes_ < kMaxLanesPerExecution) {
-      ++lanes_;
-      threads_.emplace_back([this] { lane(); });
-    }
+    const std::uint32_t b = ready_[ready_head_++];
+    if (ready_head_ < ready_.size() && lanes_ < kMaxLanesPerExecution) maybeStartLane(b);
     lock.unlock();
     BlockOutcome outcome = runBlock(b);
     lock.lock();
     complete(b, std::move(outcome));
   }
+  if (extra) exited_.push_back(std::this_thread::get_id());
   if (--lanes_ == 0) lanes_done_.notify_all();
 }
 
-void Execution::markReadyOrSkip(std::size_t first) {
+void Execution::maybeStartLane(std::uint32_t b) {
+  const RunLimits& limits = run_.options.limits;
+  if (run_.lane_threads.fetch_add(1, std::memory_order_relaxed) >=
+      limits.max_lane_threads_per_run) {
+    run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  if (g_host_lane_threads.fetch_add(1, std::memory_order_relaxed) >=
+      limits.max_lane_threads_per_host) {
+    g_host_lane_threads.fetch_sub(1, std::memory_order_relaxed);
+    run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  reapExitedLanes();
+  ++lanes_;
+  try {
+    threads_.emplace_back([this] {
+      lane(true);
+      run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
+      g_host_lane_threads.fetch_sub(1, std::memory_order_relaxed);
+    });
+  } catch (const std::exception& e) {
+    // std::system_error when the process is out of threads (a pids limit): the run ends with
+    // an error; the block that was about to run sees the limit and stops.
+    --lanes_;
+    g_host_lane_threads.fetch_sub(1, std::memory_order_relaxed);
+    run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
+    run_.setLimitError(blueprint_.blocks[graph_.blocks[b]].id +
+                       ": could not start a thread for parallel blocks (" + e.what() + ")");
+    run_.control.wake();
+  }
+}
+
+void Execution::reapExitedLanes() {
+  // A finished lane left its id before giving up mutex_ for the last time, so joining it here
+  // waits only for its thread to return; without this a long run would keep every exited
+  // thread's stack until the end.
+  for (const std::thread::id id : exited_) {
+    auto it = std::find_if(threads_.begin(), threads_.end(),
+                           [&](const std::thread& t) { return t.get_id() == id; });
+    if (it == threads_.end()) continue;
+    it->join();
+    threads_.erase(it);
+  }
+  exited_.clear();
+}
+
+void Execution::markReadyOrSkip(std::uint32_t first) {
   // Iterative skip propagation: a skipped block counts as final for its successors.
-  std::vector<std::size_t> stack{first};
+  std::vector<std::uint32_t> stack{first};
   while (!stack.empty()) {
-    std::size_t t = stack.back();
+    std::uint32_t t = stack.back();
     stack.pop_back();
     if (fired_from_[t] != -1) {
       ready_.push_back(t);
       continue;
     }
-    const CompiledBlock& skipped = blueprint_.blocks[t];
-    for (const auto& [state, targets] : skipped.next) {
-      if (skipped.type->isBranchState(state)) continue;
-      for (std::size_t n : targets)
-        if (graph_.member[n] && --remaining_[n] == 0) stack.push_back(n);
+    for (std::uint32_t e = graph_.edge_begin[t]; e < graph_.edge_begin[t + 1]; ++e) {
+      const std::uint32_t n = graph_.edges[e].target;
+      if (--remaining_[n] == 0) stack.push_back(n);
     }
   }
 }
 
-void Execution::complete(std::size_t b, BlockOutcome outcome) {
+void Execution::complete(std::uint32_t b, BlockOutcome outcome) {
   if (stopped_.load(std::memory_order_relaxed)) return;  // a Return Value already won
-  const CompiledBlock& block = blueprint_.blocks[b];
+  const CompiledBlock& block = blueprint_.blocks[graph_.blocks[b]];
   if (outcome.kind == BlockOutcome::Kind::Cancelled) {
     result_.status = ExecutionResult::Status::Cancelled;
     std::string limit = run_.limitError();
@@ -186,20 +238,33 @@ void Execution::complete(std::size_t b, BlockOutcome outcome) {
   } else {
     outputs_[b] = std::move(outcome.output);  // a failed block's result is still @{result}
   }
-  for (const auto& [state, next] : block.next) {
-    if (block.type->isBranchState(state)) continue;
-    const bool fired = state == outcome.end_state;
-    for (std::size_t t : next) {
-      if (!graph_.member[t]) continue;
-      if (fired) fired_from_[t] = static_cast<long>(b);
-      if (--remaining_[t] == 0) markReadyOrSkip(t);
-    }
+  // The edge group that fired: its slot in block.next (targets points into it).
+  const std::uint32_t fired_slot =
+      targets != nullptr
+          ? static_cast<std::uint32_t>(
+                std::find_if(block.next.begin(), block.next.end(),
+                             [&](const auto& group) { return &group.second == targets; }) -
+                block.next.begin())
+          : Subgraph::kNotMember;
+  for (std::uint32_t e = graph_.edge_begin[b]; e < graph_.edge_begin[b + 1]; ++e) {
+    const Subgraph::Edge& edge = graph_.edges[e];
+    if (edge.next_slot == fired_slot) fired_from_[edge.target] = static_cast<long>(b);
+    if (--remaining_[edge.target] == 0) markReadyOrSkip(edge.target);
   }
 }
 
 // ---- environment ----
 
 Json Execution::lookup(std::size_t b, const Path& path) const {
+  if (path.root == Path::Root::Result || path.root == Path::Root::Message) {
+    const std::uint32_t local = graph_.localOf(b);
+    if (local == Subgraph::kNotMember) return nullptr;
+    return lookupLocal(local, path);
+  }
+  return lookupLocal(0, path);  // the other roots do not depend on the block
+}
+
+Json Execution::lookupLocal(std::uint32_t b, const Path& path) const {
   if (path.segments.empty()) return nullptr;
   const std::string& head = path.segments[0];
   if (path.root == Path::Root::Result || path.root == Path::Root::Message) {
@@ -210,7 +275,7 @@ Json Execution::lookup(std::size_t b, const Path& path) const {
       base = from >= 0 ? &outputs_[static_cast<std::size_t>(from)] : entry_result_.get();
     } else {
       if (from >= 0)
-        messageOf(static_cast<std::size_t>(from), message);
+        messageOf(static_cast<std::uint32_t>(from), message);
       else if (scope_vars_.is_object() && scope_vars_.contains("message"))
         message = scope_vars_["message"];
       base = &message;
@@ -259,7 +324,7 @@ bool Execution::lookupText(std::size_t b, const Path& path, std::string& out) co
   return true;
 }
 
-bool Execution::messageOf(std::size_t b, Json& out) const {
+bool Execution::messageOf(std::uint32_t b, Json& out) const {
   std::lock_guard<std::mutex> lock(mutex_);  // other lanes may be appending
   for (const auto& [block, text] : messages_)
     if (block == b) {
@@ -274,19 +339,22 @@ Json Execution::lookupResults(const Path& path) const {
     Json all = Json::object();
     for (const Execution* e = this; e != nullptr; e = e->inherit_results_ ? e->parent_ : nullptr) {
       std::lock_guard<std::mutex> lock(e->mutex_);
-      for (std::size_t i = 0; i < e->blueprint_.blocks.size(); ++i)
-        if (e->done_[i] && !all.contains(e->blueprint_.blocks[i].id))
-          all[e->blueprint_.blocks[i].id] = e->outputs_[i];
+      for (std::size_t i = 0; i < e->graph_.size(); ++i) {
+        const std::string& id = e->blueprint_.blocks[e->graph_.blocks[i]].id;
+        if (e->done_[i] && !all.contains(id)) all[id] = e->outputs_[i];
+      }
       if (!e->inherit_results_) break;
     }
     return all;
   }
   for (const Execution* e = this; e != nullptr; e = e->parent_) {
     auto it = e->blueprint_.index.find(path.segments[1]);
-    if (it != e->blueprint_.index.end()) {
+    const std::uint32_t local =
+        it != e->blueprint_.index.end() ? e->graph_.localOf(it->second) : Subgraph::kNotMember;
+    if (local != Subgraph::kNotMember) {
       std::lock_guard<std::mutex> lock(e->mutex_);
-      if (e->done_[it->second]) {
-        const Json* v = walkPath(e->outputs_[it->second], path.segments, 2);
+      if (e->done_[local]) {
+        const Json* v = walkPath(e->outputs_[local], path.segments, 2);
         return v != nullptr ? *v : Json(nullptr);
       }
     }
@@ -338,9 +406,24 @@ bool Execution::stateSet(const Path& path, Json value, std::string& error) {
 
 // ---- nested runs ----
 
+bool Execution::countStep(const std::string& block_id) {
+  if (run_.steps.fetch_add(1, std::memory_order_relaxed) + 1 <= run_.options.limits.max_steps)
+    return true;
+  run_.setLimitError(block_id + ": run exceeded its limit of " +
+                     std::to_string(run_.options.limits.max_steps) + " steps");
+  run_.control.wake();
+  return false;
+}
+
 ExecutionResult Execution::runBranch(std::size_t b, const std::string& end_state,
                                      const Json& scope) {
   ExecutionResult r;
+  // An iteration is a step even when its body is empty (issue 11, M6: millions of items with
+  // no body ran with no step counted).
+  if (!countStep(blueprint_.blocks[b].id)) {
+    r.status = ExecutionResult::Status::Cancelled;
+    return r;
+  }
   if (depth_ + 1 > run_.options.limits.max_depth) {
     r.status = ExecutionResult::Status::Failed;
     r.error = "nesting exceeds the max depth of " + std::to_string(run_.options.limits.max_depth);
@@ -383,14 +466,14 @@ namespace {
 
 class BlockEnv final : public TemplateEnv {
  public:
-  BlockEnv(const Execution& e, std::size_t b, std::size_t json_max_depth)
-      : execution_(e), block_(b), json_max_depth_(json_max_depth) {}
-  Json lookup(const Path& path) const override { return execution_.lookup(block_, path); }
+  BlockEnv(const Execution& e, std::uint32_t local, std::size_t json_max_depth)
+      : execution_(e), local_(local), json_max_depth_(json_max_depth) {}
+  Json lookup(const Path& path) const override { return execution_.lookupLocal(local_, path); }
   std::size_t jsonMaxDepth() const override { return json_max_depth_; }
 
  private:
   const Execution& execution_;
-  std::size_t block_;
+  std::uint32_t local_;
   std::size_t json_max_depth_;
 };
 
@@ -400,7 +483,8 @@ void appendToString(void* ctx, const char* data, std::size_t size) {
 
 }  // namespace
 
-BlockOutcome Execution::runBlock(std::size_t b) {
+BlockOutcome Execution::runBlock(std::uint32_t local) {
+  const std::size_t b = graph_.blocks[local];
   const CompiledBlock& block = blueprint_.blocks[b];
   BlockOutcome out;
   if (stopRequested()) {
@@ -410,10 +494,7 @@ BlockOutcome Execution::runBlock(std::size_t b) {
     out.kind = BlockOutcome::Kind::Cancelled;
     return out;
   }
-  if (run_.steps.fetch_add(1, std::memory_order_relaxed) + 1 > run_.options.limits.max_steps) {
-    run_.setLimitError(block.id + ": run exceeded its limit of " +
-                       std::to_string(run_.options.limits.max_steps) + " steps");
-    run_.control.wake();
+  if (!countStep(block.id)) {
     out.kind = BlockOutcome::Kind::Cancelled;
     return out;
   }
@@ -446,7 +527,7 @@ BlockOutcome Execution::runBlock(std::size_t b) {
   };
 
   // Render fields (DESIGN §3): templates, then conversion to the manifest type.
-  BlockEnv env(*this, b, run_.options.limits.json_max_depth);
+  BlockEnv env(*this, local, run_.options.limits.json_max_depth);
   Json fields = Json::object();
   std::vector<Json> rendered(block.fields.size());
   for (std::size_t i = 0; i < block.fields.size(); ++i) {

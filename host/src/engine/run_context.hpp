@@ -39,6 +39,9 @@ struct RunShared {
   /// Shared so a finished run can hand its trace on without building its JSON (RunResult).
   std::shared_ptr<RunTrace> trace = std::make_shared<RunTrace>();
 
+  /// Lane threads of this run running now (bounded by RunLimits::max_lane_threads_per_run).
+  std::atomic<int> lane_threads{0};
+
   /// Set once the run's own limit (timeout, steps) ended it; names the limit.
   std::mutex limit_mutex;
   std::string limit_error;
@@ -89,31 +92,44 @@ class Execution {
   int depth() const { return depth_; }
   const std::shared_ptr<const Json>& payload() const { return payload_; }
 
-  /// Environment lookups for block `b` (templates and env_get). Null when absent.
+  /// Environment lookups for blueprint block `b` (templates and env_get). Null when absent.
   Json lookup(std::size_t b, const Path& path) const;
   /// lookup() serialised to JSON text for a block; false when the path resolves to null.
   /// Payload and state values are serialised in place rather than copied first.
   bool lookupText(std::size_t b, const Path& path, std::string& out) const;
+  /// lookup() for the member at local index `local` of this execution's subgraph.
+  Json lookupLocal(std::uint32_t local, const Path& path) const;
   /// The run-scoped state at `path` (whole state for an empty path); nullopt when absent.
   std::optional<Json> stateGet(const Path& path) const;
   /// Sets state at a dot path, creating parents; false with `error` for an empty path.
   bool stateSet(const Path& path, Json value, std::string& error);
 
   /// Runs the branch of block `b` behind `end_state` with `scope` added to the environment.
+  /// Each call is one step of the run (a loop iteration counts even when its body is empty).
   ExecutionResult runBranch(std::size_t b, const std::string& end_state, const Json& scope);
   /// Runs another blueprint of the same agent version with `payload`.
   ExecutionResult runBlueprint(const std::string& blueprint_id, const Json& payload);
 
  private:
-  void lane();
-  BlockOutcome runBlock(std::size_t b);
-  void complete(std::size_t b, BlockOutcome outcome);
-  void markReadyOrSkip(std::size_t t);
+  /// Runs ready blocks until none is left; `extra` for a lane on a thread of its own.
+  void lane(bool extra);
+  /// Starts another lane thread when the run's and the host's bounds allow; called with mutex_
+  /// held. Past a bound the running lanes take the ready blocks in turn. A thread that cannot be
+  /// started ends the run with an error naming block `b` (never std::terminate).
+  void maybeStartLane(std::uint32_t b);
+  /// Joins lane threads that have finished (their ids are in exited_); mutex_ held.
+  void reapExitedLanes();
+  /// One step of the run; false (and the run's limit error set, naming `block_id`) past max_steps.
+  bool countStep(const std::string& block_id);
+  /// `local`: index into graph_.blocks.
+  BlockOutcome runBlock(std::uint32_t local);
+  void complete(std::uint32_t local, BlockOutcome outcome);
+  void markReadyOrSkip(std::uint32_t local);
   void stop();
   Json lookupResults(const Path& path) const;
   Json lookupScope(const Path& path) const;
-  /// The message block `b` ended with, into `out`; false when none.
-  bool messageOf(std::size_t b, Json& out) const;
+  /// The message member `local` ended with, into `out`; false when none.
+  bool messageOf(std::uint32_t local, Json& out) const;
 
   RunShared& run_;
   const CompiledBlueprint& blueprint_;
@@ -127,18 +143,21 @@ class Execution {
 
   mutable std::mutex mutex_;
   std::condition_variable lanes_done_;
+  // Per member of graph_, by local index (sized to the subgraph, not the blueprint).
   std::vector<std::uint32_t> remaining_;
   std::vector<long> fired_from_;  ///< -1 none, -2 entry, else the predecessor whose edge fired
   std::vector<Json> outputs_;
-  /// Messages of blocks that ended with one (few do): (block, message).
-  std::vector<std::pair<std::size_t, std::string>> messages_;
+  /// Messages of blocks that ended with one (few do): (local, message).
+  std::vector<std::pair<std::uint32_t, std::string>> messages_;
   std::vector<char> done_;  ///< output final and visible as results.<id>
-  /// Blocks ready to run, in the order they became ready; ready_[ready_head_] is next. Each
-  /// block becomes ready at most once per execution, so the list never outgrows the blueprint.
-  std::vector<std::size_t> ready_;
+  /// Members ready to run, in the order they became ready; ready_[ready_head_] is next. Each
+  /// becomes ready at most once per execution, so the list never outgrows the subgraph.
+  std::vector<std::uint32_t> ready_;
   std::size_t ready_head_ = 0;
   int lanes_ = 0;
   std::vector<std::thread> threads_;
+  /// Lane threads whose lane() returned, not yet joined.
+  std::vector<std::thread::id> exited_;
   std::atomic<bool> stopped_{false};
   ExecutionResult result_;
 };
@@ -146,7 +165,7 @@ class Execution {
 /// One block execution: the ctx behind bp_host_api.
 struct BlockCall {
   Execution* execution;
-  std::size_t block;
+  std::size_t block;  ///< index into the blueprint's blocks
   std::vector<Json>* logs;
 };
 

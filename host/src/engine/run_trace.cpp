@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/run_trace.hpp"
 
+#include <cstdint>
 #include <cstring>
+
+#include "engine/json_text_size.hpp"
 
 namespace blueprint::host {
 
@@ -61,6 +64,19 @@ Json RunTrace::toJson() const {
     list.push_back(std::move(item));
   }
   return trace;
+}
+
+std::size_t RunTrace::retainedBytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::size_t bytes = chunks_.size() * sizeof(Chunk);
+  for (std::size_t i = 0; i < size_; ++i) {
+    const TraceEntry& e = (*chunks_[i / kChunk])[i % kChunk];
+    bytes += e.block.size() + e.type.size() + e.end_state.size() + e.blueprint.size();
+    if (!e.extra) continue;
+    bytes += sizeof(TraceEntry::Extra) + e.extra->end_state_text.size() + e.extra->error.size();
+    for (const Json& log : e.extra->logs) bytes += measureJsonText(log, SIZE_MAX).bytes;
+  }
+  return bytes;
 }
 
 }  // namespace blueprint::host

@@ -53,6 +53,8 @@ class RunTrace {
   /// [{"block","type","end_state","duration_us","blueprint"?,"depth"?,"error"?,"logs"?}…], in
   /// the order the blocks ended.
   Json toJson() const;
+  /// Roughly the memory the trace holds, in bytes (for bounds on runs kept after they end).
+  std::size_t retainedBytes() const;
 
  private:
   // Entries live in fixed chunks (each under 1 KiB): no reallocation while the run appends, and

@@ -135,6 +135,7 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   job.attempts = 1;
   job.created_by = ctx.principal.name;
   std::shared_ptr<LiveRun> live = s.registry->add(job);
+  live->keepPayload(payload);  // shared, not copied: a retry from memory needs it (issue 11, M4)
   const auto started = std::chrono::steady_clock::now();
   SseStream stream(ctx.response, live, *s.heartbeat, job.job_id);
   stream.push(run_events::inProgress());

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "jobs/run_registry.hpp"
 
+#include <cstdint>
+#include <vector>
+
+#include "engine/json_text_size.hpp"
+
 namespace blueprint::host {
 
 LiveRun::LiveRun(JobRecord job)
@@ -8,12 +13,16 @@ LiveRun::LiveRun(JobRecord job)
 
 void LiveRun::append(std::vector<std::string> events) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& e : events) events_.push_back(std::move(e));
+  for (auto& e : events) {
+    event_bytes_ += e.size();
+    events_.push_back(std::move(e));
+  }
   cv_.notify_all();
 }
 
 void LiveRun::append(std::string event) {
   std::lock_guard<std::mutex> lock(mutex_);
+  event_bytes_ += event.size();
   events_.push_back(std::move(event));
   cv_.notify_all();
 }
@@ -63,7 +72,32 @@ JobRecord LiveRun::snapshot() {
   return job_;
 }
 
-RunRegistry::RunRegistry(std::size_t keep_finished) : keep_finished_(keep_finished) {}
+void LiveRun::keepPayload(std::shared_ptr<const Json> payload) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  payload_ = std::move(payload);
+}
+
+std::shared_ptr<const Json> LiveRun::payload() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return payload_;
+}
+
+std::size_t LiveRun::retainedBytes() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Per-object overheads are approximated by a constant; what matters is what grows with input.
+  constexpr std::size_t kPerEvent = sizeof(std::string);
+  std::size_t bytes = sizeof(LiveRun) + event_bytes_ + events_.size() * kPerEvent;
+  if (job_.artifact) bytes += job_.artifact->size();
+  if (job_.error) bytes += job_.error->size();
+  if (!job_.payload.empty()) bytes += measureJsonText(job_.payload, SIZE_MAX).bytes;
+  if (payload_) bytes += measureJsonText(*payload_, SIZE_MAX).bytes;
+  if (!job_.trace.empty()) bytes += measureJsonText(job_.trace, SIZE_MAX).bytes;
+  if (deferred_trace_) bytes += deferred_trace_->retainedBytes();
+  return bytes;
+}
+
+RunRegistry::RunRegistry(std::size_t keep_finished, std::size_t keep_bytes)
+    : keep_finished_(keep_finished), keep_bytes_(keep_bytes) {}
 
 std::shared_ptr<LiveRun> RunRegistry::add(JobRecord job) {
   auto run = std::make_shared<LiveRun>(std::move(job));
@@ -80,26 +114,57 @@ std::shared_ptr<LiveRun> RunRegistry::find(const std::string& job_id) {
 }
 
 void RunRegistry::retire(const std::shared_ptr<LiveRun>& run) {
-  // An evicted run is destroyed (its events, its record) after the lock is released: every
+  // Evicted runs are destroyed (their events, their records) after the lock is released: every
   // sync run passes through here, and none should wait for another's deallocation.
-  std::shared_ptr<LiveRun> evicted;
+  std::vector<std::shared_ptr<LiveRun>> evicted;
+  const std::size_t bytes = run->retainedBytes();
   std::lock_guard<std::mutex> lock(mutex_);
   if (active_ > 0) --active_;
-  finished_order_.push_back(run->jobId());
-  while (finished_order_.size() > keep_finished_) {
-    auto it = runs_.find(finished_order_.front());
-    if (it != runs_.end()) {
-      evicted = std::move(it->second);
+  finished_order_.push_back({run->jobId(), bytes});
+  finished_bytes_ += bytes;
+  // The newest run always stays, so its caller can still poll it after the stream ended.
+  while (finished_order_.size() > 1 &&
+         (finished_order_.size() > keep_finished_ || finished_bytes_ > keep_bytes_)) {
+    const Finished& oldest = finished_order_.front();
+    auto it = runs_.find(oldest.job_id);
+    if (it != runs_.end() && it->second->finished()) {
+      evicted.push_back(std::move(it->second));
       runs_.erase(it);
     }
+    finished_bytes_ -= oldest.bytes;
     finished_order_.pop_front();
+  }
+  if (keep_finished_ == 0 && !finished_order_.empty()) {
+    auto it = runs_.find(finished_order_.front().job_id);
+    if (it != runs_.end()) {
+      evicted.push_back(std::move(it->second));
+      runs_.erase(it);
+    }
+    finished_bytes_ = 0;
+    finished_order_.clear();
   }
 }
 
 void RunRegistry::forgetFinished(const std::string& job_id) {
+  std::shared_ptr<LiveRun> forgotten;
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = runs_.find(job_id);
-  if (it != runs_.end() && it->second->finished()) runs_.erase(it);
+  if (it == runs_.end() || !it->second->finished()) return;
+  forgotten = std::move(it->second);
+  runs_.erase(it);
+  // Its bytes no longer count, and a later run under the same id (the retry, claimed here)
+  // must not be evicted in its place.
+  for (auto f = finished_order_.begin(); f != finished_order_.end(); ++f)
+    if (f->job_id == job_id) {
+      finished_bytes_ -= f->bytes;
+      finished_order_.erase(f);
+      break;
+    }
+}
+
+std::size_t RunRegistry::finishedBytes() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return finished_bytes_;
 }
 
 void RunRegistry::cancelAll() {

@@ -2,12 +2,14 @@
 // run_registry.hpp: runs this host is executing or has just finished, in memory. Every sync run
 // is a job that lives here (so the hot path pays no database write); async runs are here while
 // they run on this host. Followers of `…/events` subscribe to a LiveRun; cancel reaches its
-// RunControl. Finished runs stay for a bounded time/count so their result can still be fetched.
+// RunControl. Finished runs stay, bounded by count and by bytes, so their result can still be
+// fetched (issue 11, M1: a thousand runs with 19 MB each held 2 GB).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +50,15 @@ class LiveRun {
   /// The job as GET /v1/agents/jobs/{id} shows it right now.
   JobRecord snapshot();
 
+  /// Keeps the request body a sync run was triggered with (its live record has none), so the
+  /// run can be retried from memory; it counts toward retainedBytes().
+  void keepPayload(std::shared_ptr<const Json> payload);
+  /// The kept request body, or null.
+  std::shared_ptr<const Json> payload();
+
+  /// What the run holds in memory (events, artifact, error, payload, trace), roughly in bytes.
+  std::size_t retainedBytes();
+
   /// The sync caller went away: the run's result must be persisted when it ends.
   void markCallerGone() { caller_gone_ = true; }
   bool callerGone() const { return caller_gone_; }
@@ -59,7 +70,9 @@ class LiveRun {
   std::condition_variable cv_;
   JobRecord job_;
   std::shared_ptr<const RunTrace> deferred_trace_;
+  std::shared_ptr<const Json> payload_;
   std::vector<std::string> events_;
+  std::size_t event_bytes_ = 0;
   bool finished_ = false;
   std::atomic<bool> caller_gone_{false};
   RunControl control_;
@@ -67,8 +80,10 @@ class LiveRun {
 
 class RunRegistry {
  public:
-  /// `keep_finished`: how many finished runs stay in memory for polling.
-  explicit RunRegistry(std::size_t keep_finished);
+  /// `keep_finished`: how many finished runs stay in memory for polling; `keep_bytes`: how much
+  /// they may hold together (RunRegistry evicts the oldest past either; the newest one stays).
+  explicit RunRegistry(std::size_t keep_finished,
+                       std::size_t keep_bytes = std::numeric_limits<std::size_t>::max());
 
   std::shared_ptr<LiveRun> add(JobRecord job);
   std::shared_ptr<LiveRun> find(const std::string& job_id);
@@ -80,12 +95,21 @@ class RunRegistry {
   /// Cancels every run (shutdown).
   void cancelAll();
   std::size_t activeCount();
+  /// Bytes the finished runs kept here hold (LiveRun::retainedBytes at their retirement).
+  std::size_t finishedBytes();
 
  private:
+  struct Finished {
+    std::string job_id;
+    std::size_t bytes;
+  };
+
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<LiveRun>> runs_;
-  std::deque<std::string> finished_order_;
+  std::deque<Finished> finished_order_;
   std::size_t keep_finished_;
+  std::size_t keep_bytes_;
+  std::size_t finished_bytes_ = 0;
   std::size_t active_ = 0;
 };
 

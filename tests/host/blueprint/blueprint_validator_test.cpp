@@ -213,5 +213,76 @@ TEST(BlueprintValidator, ChecksTypesAgainstTheCurrentCatalog) {
   EXPECT_NE(issues[0].toString().find("unknown block type 'api_trigger'"), std::string::npos);
 }
 
+/// An agent of one blueprint: trigger → b1 → … → b<count-1>; `cycle`: the last points to b1.
+Json chainAgent(std::size_t count, bool cycle) {
+  Json blocks = Json::array();
+  blocks.push_back({{"id", "b0"}, {"type", "api_trigger"}, {"next", {{"trigger", "b1"}}}});
+  for (std::size_t i = 1; i < count; ++i) {
+    Json b = {{"id", "b" + std::to_string(i)},
+              {"type", "set_state"},
+              {"fields", {{"key", "k"}, {"value", "v"}}}};
+    if (i + 1 < count)
+      b["next"] = {{"success", "b" + std::to_string(i + 1)}};
+    else if (cycle)
+      b["next"] = {{"success", "b1"}};
+    blocks.push_back(std::move(b));
+  }
+  return {{"blueprints", {{{"id", "main"}, {"blocks", std::move(blocks)}}}}};
+}
+
+TEST(BlueprintValidator, FindsACycleAtTheEndOfAVeryLongChainWithoutRecursing) {
+  // Issue 11, M2: the search recursed once per block and a 100,000-block chain overflowed the
+  // stack. With the block bound raised, a 300,000-block chain is checked on this thread.
+  CatalogHolder holder;
+  setMaxBlocksPerBlueprint(400000);
+  std::vector<ValidationIssue> issues =
+      validateAgent(parseAgent(chainAgent(300000, true), "x"), *holder.catalog());
+  setMaxBlocksPerBlueprint(kDefaultMaxBlocksPerBlueprint);
+  ASSERT_EQ(issues.size(), 1u) << DefinitionError(issues).what();
+  EXPECT_EQ(issues[0].block, "b299999");
+  EXPECT_EQ(issues[0].message.rfind("edges form a cycle: b1 -> b2 -> ", 0), 0u)
+      << issues[0].message.substr(0, 100);
+  EXPECT_EQ(issues[0].message.substr(issues[0].message.size() - 13), "b299999 -> b1");
+}
+
+TEST(BlueprintValidator, RefusesMoreBlocksThanTheBound) {
+  CatalogHolder holder;
+  EXPECT_NO_THROW(parseAndValidateAgent(chainAgent(kDefaultMaxBlocksPerBlueprint, false), "x",
+                                        *holder.catalog()));
+  try {
+    parseAgent(chainAgent(kDefaultMaxBlocksPerBlueprint + 1, false), "x");
+    FAIL() << "parsed a blueprint over the block bound";
+  } catch (const DefinitionError& e) {
+    EXPECT_STREQ(e.what(),
+                 "blueprint 'main': has 10001 blocks; at most 10000 are allowed (host setting "
+                 "max_blocks_per_blueprint)");
+  }
+}
+
+TEST(BlueprintValidator, RefusesLoopBranchesThatShareTooManyBlocks) {
+  // Issue 11, M3: compiled branch subgraphs are sized to themselves, so many loops whose bodies
+  // overlap (each entering one long chain at another block) would be quadratic again.
+  CatalogHolder holder;
+  Json agent = chainAgent(2000, false);
+  Json& blocks = agent["blueprints"][0]["blocks"];
+  blocks[0]["next"]["trigger"] = Json::array({"b1"});
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = "loop" + std::to_string(i);
+    blocks[0]["next"]["trigger"].push_back(id);
+    blocks.push_back({{"id", id},
+                      {"type", "for_each"},
+                      {"fields", {{"items", "[]"}}},
+                      {"next", {{"loop", "b" + std::to_string(1 + i)}}}});
+  }
+  try {
+    CompiledAgent::compile("x", 1, agent, holder.catalog());
+    FAIL() << "compiled loops that share most of their bodies";
+  } catch (const DefinitionError& e) {
+    EXPECT_NE(std::string(e.what()).find("its branches (loop bodies) share too many blocks"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace blueprint::host

@@ -368,6 +368,22 @@ TEST(TemplateJsonErrors, InvalidJsonThrowsTemplateErrorWithPosition) {
   }
 }
 
+TEST(TemplateJsonErrors, ANumberTooLargeIsATemplateErrorNotAnException) {
+  // Found by template_fuzzer: nlohmann reports `1E999` as out_of_range, not parse_error, and it
+  // escaped Template::compile (which never throws) as an uncaught exception.
+  for (const char* input : {"1E999", R"({"a": 1E999, "b": "@{result.name}"})"}) {
+    SCOPED_TRACE(input);
+    Template compiled;
+    EXPECT_NO_THROW(compiled = Template::compile(s(input), Mode::Json));
+    try {
+      (void)compiled.render(JsonEnv(environmentData()));
+      ADD_FAILURE() << "expected TemplateError";
+    } catch (const TemplateError& e) {
+      EXPECT_NE(std::string(e.what()).find("number overflow"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(TemplateJsonErrors, MessageDoesNotEchoInsertedValues) {
   // The rendered text may hold secrets ($NAME variables, payload fields); the error names the
   // position only.
