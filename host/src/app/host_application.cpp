@@ -59,6 +59,8 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("threads", "N", "maximum HTTP connection threads");
   flag("watch-plugins", nullptr, "reload plugins when the plugin directory changes");
   flag("no-watch-plugins", nullptr, "do not watch the plugin directory");
+  flag("console", nullptr, "serve the web console at /console/ (the default)");
+  flag("no-console", nullptr, "do not serve the web console (404)");
   flag("probe-plugins", nullptr,
        "load each new plugin build in a child process first (`blueprint probe`), so a crash in "
        "its static initialisers cannot take the host down");
@@ -83,6 +85,8 @@ void HostApplication::handleFlag(const std::string& name, const std::string& val
     flags_.emplace_back("watch-plugins", "false");
   else if (name == "probe-plugins")
     flags_.emplace_back("probe-plugins", "true");
+  else if (name == "console" || name == "no-console")
+    flags_.emplace_back("console", name == "console" ? "true" : "false");
   else
     flags_.emplace_back(name, value);
 }

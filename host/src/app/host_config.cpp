@@ -62,6 +62,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       watch_plugins = getAs<bool>(v, key, source);
     else if (key == "probe_plugins")
       probe_plugins = getAs<bool>(v, key, source);
+    else if (key == "console")
+      console = getAs<bool>(v, key, source);
     else if (key == "plugin_debounce_ms")
       plugin_debounce_ms = getAs<int>(v, key, source);
     else if (key == "threads")
@@ -159,6 +161,8 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
     threads = static_cast<int>(parseInt(value, "threads"));
   else if (name == "watch-plugins" || name == "watch_plugins")
     watch_plugins = parseBool(value, name);
+  else if (name == "console")
+    console = parseBool(value, name);
   else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
@@ -170,7 +174,8 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_LISTEN", "listen"},   {"BLUEPRINT_PLUGINS", "plugins"},
       {"BLUEPRINT_AGENTS", "agents"},   {"BLUEPRINT_DATA", "data"},
       {"BLUEPRINT_STORAGE", "storage"}, {"BLUEPRINT_API_KEYS", "api_keys"},
-      {"BLUEPRINT_THREADS", "threads"}, {"BLUEPRINT_WATCH_PLUGINS", "watch_plugins"}};
+      {"BLUEPRINT_THREADS", "threads"}, {"BLUEPRINT_WATCH_PLUGINS", "watch_plugins"},
+      {"BLUEPRINT_CONSOLE", "console"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -185,6 +190,7 @@ Json HostConfig::toJson() const {
           {"storage", storageUrl().rfind("postgresql:", 0) == 0 ? "postgresql://…" : storageUrl()},
           {"api_keys", api_keys},
           {"watch_plugins", watch_plugins},
+          {"console", console},
           {"threads", threads},
           {"min_threads", min_threads},
           {"max_queued", max_queued},
