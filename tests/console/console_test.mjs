@@ -394,11 +394,15 @@ test('a 200-block blueprint graph renders (time printed, not asserted); 390 px w
   });
   await withPage('narrow', async (page) => {
     await logIn(page, ADMIN_KEY);
-    await page.goto(`${host.url}/console/#/agents/hello/blueprints/hello`);
-    await page.locator('.graph-frame .node').first().waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const pages = [['#/overview', '.tile'], ['#/run/hello/hello', 'textarea'], ['#/jobs/hello', '.pager span'],
+      ['#/blocks', 'details.block-type'], ['#/agents/hello', 'table tbody tr'], ['#/agents/hello/blueprints/hello', '.graph-frame .node']];
+    for (const [path, ready] of pages) {
+      await page.goto(`${host.url}/console/${path}`);
+      await page.locator(ready).first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow} px at 390 px`);
+    }
     await page.screenshot({ path: join(OUT, 'console-390.png'), fullPage: true });
-    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px at 390 px`);
   }, { width: 390, height: 844 });
   assert.deepEqual(cspViolations, []);
 });
