@@ -6,7 +6,7 @@
 //   BLUEPRINT_CORE_PLUGIN  the built core_blocks.so
 //   BLUEPRINT_CONSOLE_OUT  where screenshots go (a failing test saves <test name>.png there;
 //                          every run makes console.png, the README's docs/console.png, and
-//                          console-run.png, console-job.png, console-390.png)
+//                          console-overview.png, console-run.png, console-job.png, console-390.png)
 // Prints the first render time of a 200-block blueprint graph; no timing is asserted.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -243,6 +243,7 @@ test('log in: a wrong key is refused, the admin key sees every page', async () =
     assert.equal(await page.locator('#who').textContent(), 'Key scopes: admin + invoke');
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await page.locator('.tile').first().waitFor();
+    await page.screenshot({ path: join(OUT, 'console-overview.png') });
     // The key lives in sessionStorage only: never in the URL or a cookie.
     assert.ok(!page.url().includes(ADMIN_KEY));
     assert.equal((await page.context().cookies()).length, 0);
@@ -266,6 +267,10 @@ test('run hello with inputs: "Hello, Ada!" arrives on the stream, the job id is 
     await page.getByText('Inputs must be a JSON object').waitFor();
     await page.getByLabel(/^Inputs/).fill('{"name": "Ada"}');
     await page.screenshot({ path: join(OUT, 'console-run.png') });
+    // The run shows in the overview: counted, and its time in the p50 from the histogram.
+    await page.goto(`${host.url}/console/#/overview`);
+    const p50 = page.locator('.tile').filter({ hasText: 'p50 run time' }).locator('.tile-value');
+    await p50.filter({ hasText: /\d.* m?s$/ }).waitFor();
   });
 });
 
