@@ -76,6 +76,8 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("json-max-depth", "N",
        "deepest nesting of objects and lists in any JSON a request or a run brings in (default "
        "128)");
+  flag("console", nullptr, "serve the web console at /console/ (the default)");
+  flag("no-console", nullptr, "do not serve the web console (404)");
   flag("probe-plugins", nullptr,
        "load each new plugin build in a child process first (`blueprint probe`), so a crash in "
        "its static initialisers cannot take the host down");
@@ -112,6 +114,8 @@ void HostApplication::handleFlag(const std::string& name, const std::string& val
     flags_.emplace_back("probe-plugins", "true");
   else if (name == "print-config" || name == "check-config")
     config_action_ = name == "print-config" ? "print" : "check";
+  else if (name == "console" || name == "no-console")
+    flags_.emplace_back("console", name == "console" ? "true" : "false");
   else
     flags_.emplace_back(name, value);
 }

@@ -96,6 +96,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       watch_plugins = getAs<bool>(v, key, source);
     else if (key == "probe_plugins")
       probe_plugins = getAs<bool>(v, key, source);
+    else if (key == "console")
+      console = getAs<bool>(v, key, source);
     else if (key == "plugin_debounce_ms")
       plugin_debounce_ms = getAs<int>(v, key, source);
     else if (key == "threads")
@@ -259,6 +261,8 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
   else if (name == "max-lane-threads-per-host" || name == "max_lane_threads_per_host")
     limits.max_lane_threads_per_host =
         static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_lane_threads_per_host")));
+  else if (name == "console")
+    console = parseBool(value, name);
   else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
@@ -280,7 +284,8 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_MAX_BLOCKS_PER_BLUEPRINT", "max_blocks_per_blueprint"},
       {"BLUEPRINT_SYNC_RUNS_KEPT_BYTES", "sync_runs_kept_bytes"},
       {"BLUEPRINT_MAX_LANE_THREADS_PER_RUN", "max_lane_threads_per_run"},
-      {"BLUEPRINT_MAX_LANE_THREADS_PER_HOST", "max_lane_threads_per_host"}};
+      {"BLUEPRINT_MAX_LANE_THREADS_PER_HOST", "max_lane_threads_per_host"},
+      {"BLUEPRINT_CONSOLE", "console"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -309,6 +314,7 @@ Json HostConfig::toJson() const {
           {"storage", redactStorageUrl(storageUrl()).display},
           {"api_keys", api_keys},
           {"watch_plugins", watch_plugins},
+          {"console", console},
           {"threads", threads},
           {"min_threads", min_threads},
           {"max_queued", max_queued},

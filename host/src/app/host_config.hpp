@@ -24,6 +24,7 @@ struct HostConfig {
   bool watch_plugins = false;
   int plugin_debounce_ms = 300;  ///< quiet time before a directory change triggers a reload
   bool probe_plugins = false;    ///< first load of each build in a child process
+  bool console = true;           ///< serve the web console at /console/ (false: 404)
 
   // HTTP server (Poco serves each connection on one pool thread for its whole life, so the pool
   // must exceed the idle keep-alive connections it should tolerate; see docs/decisions).

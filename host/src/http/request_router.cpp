@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 
+#include "http/console_handler.hpp"
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
 #include "http/one_write_response.hpp"
@@ -48,6 +49,8 @@ Scope scopeOf(Route r) {
     case Route::Readyz:
     case Route::Metrics:
     case Route::OpenApi:
+    case Route::ConsoleRedirect:
+    case Route::ConsoleAsset:
     case Route::NotFound:
       return Scope::None;
     default:
@@ -81,7 +84,13 @@ RouteMatch matchRoute(const std::string& method, const std::string& path) {
     on("GET", Route::Metrics, {});
   else if (is(1) && p[0] == "openapi.json")
     on("GET", Route::OpenApi, {});
-  else if (p.size() >= 2 && p[0] == "v1") {
+  else if (is(0))
+    on("GET", Route::ConsoleRedirect, {});
+  else if (p[0] == "console") {
+    std::string file;  // the rest of the path; the handler serves only files it embeds
+    for (std::size_t i = 1; i < p.size(); ++i) file += (i > 1 ? "/" : "") + p[i];
+    on("GET", Route::ConsoleAsset, {std::move(file)});
+  } else if (p.size() >= 2 && p[0] == "v1") {
     if (p[1] == "blocks" && is(2))
       on("GET", Route::Blocks, {});
     else if (p[1] == "plugins" && is(3) && p[2] == "reload")
@@ -248,6 +257,10 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
         return handleMetrics(ctx);
       case Route::OpenApi:
         return handleOpenApi(ctx);
+      case Route::ConsoleRedirect:
+        return handleConsoleRedirect(ctx);
+      case Route::ConsoleAsset:
+        return handleConsoleAsset(ctx);
       default:
         throw ApiError(404, "not_found", "no such route");
     }

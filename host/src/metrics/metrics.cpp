@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "metrics/metrics.hpp"
 
+#include <iterator>
 #include <sstream>
 
 namespace blueprint::host {
 
 const char* routeName(Route r) {
   static const char* kNames[] = {
-      "trigger",   "create_job", "test_run",    "get_job",        "job_events", "cancel_job",
-      "retry_job", "list_jobs",  "list_agents", "put_agent",      "get_agent",  "delete_agent",
-      "deploy",    "undeploy",   "blocks",      "reload_plugins", "healthz",    "readyz",
-      "metrics",   "openapi",    "not_found"};
+      "trigger",   "create_job", "test_run",         "get_job",        "job_events", "cancel_job",
+      "retry_job", "list_jobs",  "list_agents",      "put_agent",      "get_agent",  "delete_agent",
+      "deploy",    "undeploy",   "blocks",           "reload_plugins", "healthz",    "readyz",
+      "metrics",   "openapi",    "console_redirect", "console_asset",  "not_found"};
   return kNames[static_cast<int>(r)];
 }
 
@@ -21,7 +22,23 @@ void Metrics::countRequest(Route route, int status) {
       1, std::memory_order_relaxed);
 }
 
+namespace {
+/// Upper bounds of the run duration buckets in microseconds; a last bucket takes the rest.
+constexpr std::int64_t kRunDurationBoundsUs[] = {1000,    5000,     10000,    25000,    50000,
+                                                 100000,  250000,   500000,   1000000,  2500000,
+                                                 5000000, 10000000, 30000000, 60000000, 300000000};
+constexpr const char* kRunDurationBoundLabels[] = {"0.001", "0.005", "0.01", "0.025", "0.05",
+                                                   "0.1",   "0.25",  "0.5",  "1",     "2.5",
+                                                   "5",     "10",    "30",   "60",    "300"};
+static_assert(std::size(kRunDurationBoundsUs) + 1 == 16, "one bucket per bound, plus +Inf");
+}  // namespace
+
 void Metrics::countRun(int kind, int status, std::int64_t duration_us) {
+  std::size_t bucket = 0;
+  while (bucket < std::size(kRunDurationBoundsUs) && duration_us > kRunDurationBoundsUs[bucket])
+    ++bucket;
+  run_duration_buckets_[static_cast<std::size_t>(kind)][bucket].fetch_add(
+      1, std::memory_order_relaxed);
   runs_[static_cast<std::size_t>(kind)][static_cast<std::size_t>(status)].fetch_add(
       1, std::memory_order_relaxed);
   run_duration_us_[static_cast<std::size_t>(kind)].fetch_add(
@@ -58,6 +75,25 @@ std::string Metrics::render(const std::string& gauges) const {
                run_duration_us_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed)) /
                1e6
         << "\n";
+  out << "# HELP blueprint_run_duration_seconds Duration of finished runs.\n"
+         "# TYPE blueprint_run_duration_seconds histogram\n";
+  for (int k = 0; k < 2; ++k) {
+    const auto& buckets = run_duration_buckets_[static_cast<std::size_t>(k)];
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < kDurationBuckets; ++b) {
+      cumulative += buckets[b].load(std::memory_order_relaxed);
+      out << "blueprint_run_duration_seconds_bucket{kind=\"" << kKinds[k] << "\",le=\""
+          << (b < std::size(kRunDurationBoundLabels) ? kRunDurationBoundLabels[b] : "+Inf")
+          << "\"} " << cumulative << "\n";
+    }
+    out << "blueprint_run_duration_seconds_sum{kind=\"" << kKinds[k] << "\"} "
+        << static_cast<double>(
+               run_duration_us_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed)) /
+               1e6
+        << "\n"
+        << "blueprint_run_duration_seconds_count{kind=\"" << kKinds[k] << "\"} " << cumulative
+        << "\n";
+  }
   out << "# HELP blueprint_jobs_created_total Async jobs accepted.\n"
          "# TYPE blueprint_jobs_created_total counter\n"
       << "blueprint_jobs_created_total " << jobs_created_.load(std::memory_order_relaxed) << "\n";

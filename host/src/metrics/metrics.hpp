@@ -32,6 +32,8 @@ enum class Route : int {
   Readyz,
   Metrics,
   OpenApi,
+  ConsoleRedirect,  ///< GET / → /console/ (the web console, not part of the API)
+  ConsoleAsset,     ///< GET /console/<file>
   NotFound,
   kCount
 };
@@ -53,6 +55,10 @@ class Metrics {
   std::array<std::array<std::atomic<std::uint64_t>, 3>, 2> runs_{};
   std::array<std::atomic<std::uint64_t>, 2> run_duration_us_{};
   std::atomic<std::uint64_t> jobs_created_{0};
+  /// Run durations per kind, one counter per bucket of kRunDurationBoundsUs (metrics.cpp; the last:
+  /// +Inf), for percentiles (the web console's p50/p99, Prometheus' histogram_quantile).
+  static constexpr std::size_t kDurationBuckets = 16;
+  std::array<std::array<std::atomic<std::uint64_t>, kDurationBuckets>, 2> run_duration_buckets_{};
 };
 
 }  // namespace blueprint::host
