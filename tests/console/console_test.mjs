@@ -373,8 +373,13 @@ test('an invoke-only key runs and sees jobs, but cannot reach admin actions', as
     await page.getByLabel(/^Inputs/).fill('{"name": "Ada"}');
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     await page.locator('output.artifact').filter({ hasText: 'Hello, Ada!' }).waitFor();
+    // A key sees only the jobs it created (docs/security.md): submit one, then find it listed.
+    await page.getByRole('button', { name: 'Run as job' }).click();
+    await page.locator('.job-link').filter({ hasText: 'Queued job' }).waitFor();
+    const jobId = (await page.locator('.job-link a').textContent()).trim();
     await page.goto(`${host.url}/console/#/jobs/hello`);
     await page.locator('table tbody tr').first().waitFor();
+    assert.match(await page.locator('table tbody').textContent(), new RegExp(jobId));
   });
 });
 

@@ -100,8 +100,10 @@ TEST(EngineLimits, RecursiveFanOutStaysWithinTheLaneThreadBounds) {
   EXPECT_TRUE(stillServing(host));
 }
 
-// M1: finished sync runs kept for polling hold their events and artifact. 24 runs of a 9.5 MB
-// name kept ~19 MB each (450 MB) before the byte bound.
+// M1: finished sync runs kept for polling hold their events and artifact. 48 runs of a 9.5 MB
+// name kept ~19 MB each (over 900 MB) before the byte bound. The RSS bound leaves room for what
+// the allocator keeps of freed request buffers in its per-thread arenas; a leak of one 9.5 MB
+// copy per run would still cross it.
 TEST(EngineLimits, FinishedRunsKeptForPollingAreBoundedByBytes) {
   TestHostOptions options;
   options.config = {{"sync_runs_kept_bytes", 32 << 20}};
@@ -116,7 +118,7 @@ TEST(EngineLimits, FinishedRunsKeptForPollingAreBoundedByBytes) {
   HttpClient client(host.port(), host.invokeKey());
   const std::string body = Json{{"inputs", {{"name", std::string(9'500'000, 'n')}}}}.dump();
   std::string last_job;
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < 48; ++i) {
     HttpResponse r = client.post(triggerPath("hello", "hello"), body);
     ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
     last_job = r.header("X-Job-Id");
@@ -126,7 +128,7 @@ TEST(EngineLimits, FinishedRunsKeptForPollingAreBoundedByBytes) {
   ASSERT_EQ(job.status, 200) << job.body.substr(0, 300);
   EXPECT_EQ(job.json()["status"], "completed");
   EXPECT_EQ(job.json()["artifact"].get<std::string>().size(), 9'500'006u);
-  EXPECT_TRUE(stillServing(host, 256));
+  EXPECT_TRUE(stillServing(host, 400));
 }
 
 /// `count` for_each blocks, each the loop body of the one before (so each has a branch).

@@ -10,8 +10,8 @@
 #       in the root; examples/out_of_tree_block and a `blueprint new-block` project built
 #       against the packaged SDK, the latter packaged with blueprint_package_block(), lint-free,
 #       installed with dpkg and picked up by the running host.
-# The root is bootstrapped once (network: Debian's mirror) and cached as a tarball under
-# build/package-test/; every run unpacks a fresh copy of it, in private mount and network
+# The root is bootstrapped once (network: Debian's mirror) and cached as a tarball in
+# /var/cache/blueprint-package-test (BLUEPRINT_PACKAGE_TEST_CACHE), shared by every build tree of the machine; every run unpacks a fresh copy of it, in private mount and network
 # namespaces, so the packaged default port 8080 never meets another process.
 set -euo pipefail
 stage="$1"
@@ -90,7 +90,8 @@ fi
 includes="$( (dpkg-deb -f "$(host_deb)" Depends; echo ,; dpkg-deb -f "$(sdk_deb)" Depends; echo ,systemd) |
   tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep -v '^$' | sort -u | paste -sd, -)"
 key="$(echo "$includes" | sha256sum | cut -c1-12)"
-cache="$src/build/package-test"
+# A machine-wide cache (like apt's): a fresh clone or build tree on the same machine reuses it.
+cache="${BLUEPRINT_PACKAGE_TEST_CACHE:-/var/cache/blueprint-package-test}"
 tarball="$cache/debian12-minbase-$key.tar.gz"
 mkdir -p "$cache"
 if [ ! -f "$tarball" ]; then

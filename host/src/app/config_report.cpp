@@ -14,6 +14,7 @@
 #include <regex>
 
 #include "auth/api_keys.hpp"
+#include "storage/storage_url.hpp"
 
 namespace blueprint::host {
 
@@ -131,7 +132,7 @@ Json shown(const ConfigKey& key, const HostConfig& config) {
   const Json value = key.value(config);
   switch (key.shown) {
     case Shown::StorageUrl:
-      return redactStorageUrl(value.get<std::string>());
+      return redactStorageUrl(value.get<std::string>()).display;
     case Shown::CredentialsRedacted:
       return redactCredentials(value);
     case Shown::AsIs:
@@ -182,7 +183,7 @@ void checkWritableDirectory(const std::string& key, const fs::path& dir,
 }
 
 void checkStorageUrl(const std::string& url, std::vector<std::string>& problems) {
-  const std::string shown_url = quoted(redactStorageUrl(url));
+  const std::string shown_url = quoted(redactStorageUrl(url).display);
   if (url == "memory:" || url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
     return;  // a PostgreSQL server is checked by connecting, which the host does at start-up
   if (url.rfind("sqlite:", 0) != 0) {
@@ -302,25 +303,6 @@ HostConfig loadConfig(const ConfigSources& sources) {
   config.applyEnvironment(sources.environment);
   for (const auto& [name, value] : sources.flags) config.applyFlag(name, value);
   return config;
-}
-
-std::string redactStorageUrl(const std::string& url) {
-  std::string out = url;
-  // postgresql://user:password@host: the password is between the first ':' after the scheme
-  // and the last '@' of the authority.
-  const auto scheme_end = out.find("://");
-  if (scheme_end != std::string::npos) {
-    const auto authority = scheme_end + 3;
-    const auto authority_end = out.find_first_of("/?", authority);
-    const auto at = out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
-    if (at != std::string::npos && at > authority) {
-      const auto colon = out.find(':', authority);
-      if (colon != std::string::npos && colon < at)
-        out.replace(colon + 1, at - colon - 1, kRedacted);
-    }
-  }
-  static const std::regex kPasswordParameter("(password=)[^&\\s]*", std::regex::icase);
-  return std::regex_replace(out, kPasswordParameter, std::string("$1") + kRedacted);
 }
 
 nlohmann::ordered_json printableConfig(const HostConfig& config) {

@@ -31,9 +31,6 @@ HostConfig loadConfig(const ConfigSources& sources);
 /// file; secrets (a storage URL's password, block settings named like credentials) redacted.
 nlohmann::ordered_json printableConfig(const HostConfig& config);
 
-/// A storage URL with its password replaced by "***" (user:password@ and password=…).
-std::string redactStorageUrl(const std::string& url);
-
 /// Every problem of the configuration `sources` make, each a sentence naming the source and the
 /// key: unreadable or malformed files, unknown keys, wrong types, bad values, missing or
 /// unusable directories, an unreadable or malformed keys file. Empty when the host would start.

@@ -69,12 +69,12 @@ TEST_F(ConfigReportTest, StoragePasswordNeverPrints) {
   config.applyFlag("storage", "postgresql://blueprint:s3cret-pw@db.internal:5432/jobs");
   const std::string printed = printableConfig(config).dump();
   EXPECT_EQ(printed.find("s3cret-pw"), std::string::npos) << printed;
-  EXPECT_NE(printed.find("postgresql://blueprint:***@db.internal:5432/jobs"), std::string::npos)
+  // One redaction for every message and report (storage/storage_url.hpp).
+  EXPECT_NE(printed.find("postgresql://blueprint@db.internal:5432/jobs"), std::string::npos)
       << printed;
-  EXPECT_EQ(redactStorageUrl("postgresql://db/jobs?user=bp&password=hunter2&sslmode=require"),
-            "postgresql://db/jobs?user=bp&password=***&sslmode=require");
-  EXPECT_EQ(redactStorageUrl("postgresql://u:p@ss@host/db"), "postgresql://u:***@host/db");
-  EXPECT_EQ(redactStorageUrl("sqlite:var/host.db"), "sqlite:var/host.db");
+  config.applyFlag("storage", "postgresql://db/jobs?user=bp&password=hunter2&sslmode=require");
+  const std::string query_printed = printableConfig(config).dump();
+  EXPECT_EQ(query_printed.find("hunter2"), std::string::npos) << query_printed;
 }
 
 TEST_F(ConfigReportTest, BlockSettingsNamedLikeCredentialsAreRedacted) {
