@@ -178,11 +178,19 @@ int HostApplication::main(const std::vector<std::string>& args) {
     return Application::EXIT_CONFIG;
   }
 
-  // SIGHUP is taken by one thread with sigwait; block it before any other thread starts.
+  // SIGHUP is taken by one thread with sigwait, SIGTERM/SIGINT/SIGQUIT by the main thread in
+  // waitForTerminationRequest. Both are blocked before any other thread starts: a thread that
+  // did not block SIGTERM would take its default action (the process dies with 143 and no
+  // orderly shutdown), and one that arrives before the main thread reaches sigwait stays pending
+  // until it does instead of killing a host that has just said it is listening.
   sigset_t hup;
   sigemptyset(&hup);
   sigaddset(&hup, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+  sigset_t blocked = hup;
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGQUIT);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
 
   std::unique_ptr<Storage> storage;
   std::unique_ptr<PluginManager> plugins;

@@ -29,8 +29,19 @@ std::string probePluginInChild(const std::filesystem::path& probe_command,
   const std::string cmd = probe_command.string(), path = file.string();
   std::vector<char*> argv = {const_cast<char*>(cmd.c_str()), const_cast<char*>("probe"),
                              const_cast<char*>(path.c_str()), nullptr};
+  // The host blocks SIGTERM/SIGHUP in every thread (they are taken with sigwait); a child would
+  // inherit that mask across exec and could not be stopped, so it starts with an empty one.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, cmd.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = ::posix_spawn(&pid, cmd.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   if (rc != 0) {
