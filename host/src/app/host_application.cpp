@@ -91,6 +91,12 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("max-lane-threads-per-run", "N", "threads one run may use for parallel blocks (default 32)");
   flag("max-lane-threads-per-host", "N",
        "threads all runs together may use for parallel blocks (default 256)");
+  flag("max-concurrent-runs", "N",
+       "runs in flight on this host; over it sync runs get 429 and jobs wait (default 1024, 0: "
+       "no limit)");
+  flag("max-concurrent-runs-per-agent", "N",
+       "runs in flight of one agent; over it sync runs get 429 and jobs wait (default 0: no "
+       "limit)");
 }
 
 void HostApplication::handleHelp(const std::string&, const std::string&) {
@@ -267,6 +273,8 @@ int HostApplication::main(const std::vector<std::string>& args) {
   worker_config.poll = std::chrono::milliseconds(config.job_poll_ms);
   worker_config.max_attempts = config.job_max_attempts;
   worker_config.metrics = &metrics;
+  RunAdmission admission(config.max_concurrent_runs, config.max_concurrent_runs_per_agent);
+  worker_config.admission = &admission;
   JobWorker worker(*storage, *agents, registry, run_options, worker_config);
 
   services.config = &config;
@@ -281,6 +289,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   services.metrics = &metrics;
   services.heartbeat = &heartbeat;
   services.run_options = &run_options;
+  services.admission = &admission;
 
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(config.threads);

@@ -136,6 +136,10 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       job_workers = getAs<int>(v, key, source);
     else if (key == "job_queue_limit")
       job_queue_limit = getAs<std::int64_t>(v, key, source);
+    else if (key == "max_concurrent_runs")
+      max_concurrent_runs = getAs<int>(v, key, source);
+    else if (key == "max_concurrent_runs_per_agent")
+      max_concurrent_runs_per_agent = getAs<int>(v, key, source);
     else if (key == "job_lease_ms")
       job_lease_ms = getAs<std::int64_t>(v, key, source);
     else if (key == "job_poll_ms")
@@ -188,6 +192,10 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (threads < 1 || min_threads < 1 || min_threads > threads)
     throw std::runtime_error(source + ": need 1 <= min_threads <= threads");
   if (job_workers < 0) throw std::runtime_error(source + ": job_workers must be >= 0");
+  if (max_concurrent_runs < 0 || max_concurrent_runs_per_agent < 0)
+    throw std::runtime_error(source +
+                             ": max_concurrent_runs and max_concurrent_runs_per_agent "
+                             "must be >= 0 (0: no limit)");
   // A lease is renewed every third of its length; below this a busy host would lose its own.
   if (job_lease_ms < 300) throw std::runtime_error(source + ": job_lease_ms must be >= 300");
   if (job_poll_ms < 10) throw std::runtime_error(source + ": job_poll_ms must be >= 10");
@@ -263,6 +271,12 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
         static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_lane_threads_per_host")));
   else if (name == "console")
     console = parseBool(value, name);
+  else if (name == "max-concurrent-runs" || name == "max_concurrent_runs")
+    max_concurrent_runs =
+        static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_concurrent_runs")));
+  else if (name == "max-concurrent-runs-per-agent" || name == "max_concurrent_runs_per_agent")
+    max_concurrent_runs_per_agent = static_cast<int>(
+        std::max<std::int64_t>(0, parseInt(value, "max_concurrent_runs_per_agent")));
   else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
@@ -285,7 +299,9 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_SYNC_RUNS_KEPT_BYTES", "sync_runs_kept_bytes"},
       {"BLUEPRINT_MAX_LANE_THREADS_PER_RUN", "max_lane_threads_per_run"},
       {"BLUEPRINT_MAX_LANE_THREADS_PER_HOST", "max_lane_threads_per_host"},
-      {"BLUEPRINT_CONSOLE", "console"}};
+      {"BLUEPRINT_CONSOLE", "console"},
+      {"BLUEPRINT_MAX_CONCURRENT_RUNS", "max_concurrent_runs"},
+      {"BLUEPRINT_MAX_CONCURRENT_RUNS_PER_AGENT", "max_concurrent_runs_per_agent"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -331,6 +347,8 @@ Json HostConfig::toJson() const {
           {"send_timeout_ms", send_timeout_ms},
           {"job_workers", job_workers},
           {"job_queue_limit", job_queue_limit},
+          {"max_concurrent_runs", max_concurrent_runs},
+          {"max_concurrent_runs_per_agent", max_concurrent_runs_per_agent},
           {"job_lease_ms", job_lease_ms},
           {"job_poll_ms", job_poll_ms},
           {"job_max_attempts", job_max_attempts},

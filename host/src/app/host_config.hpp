@@ -53,6 +53,10 @@ struct HostConfig {
   /// idle threads (~0.2 MiB for 16 instead of 4).
   int job_workers = 16;
   std::int64_t job_queue_limit = 100000;
+  /// Top-level runs (sync and jobs) in flight on this host / of one agent; 0: no limit. Over
+  /// it a sync run is answered 429 + Retry-After and a job waits for a slot.
+  int max_concurrent_runs = 1024;
+  int max_concurrent_runs_per_agent = 0;
   std::int64_t job_lease_ms = 15000;  ///< renewed every third of it while the run lasts
   std::int64_t job_poll_ms = 500;     ///< idle workers' fallback poll (PostgreSQL also NOTIFYs)
   int job_max_attempts = 5;           ///< claims of one job before it ends in `error`

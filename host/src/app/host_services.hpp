@@ -12,6 +12,7 @@
 #include "http/sse_stream.hpp"
 #include "jobs/job_worker.hpp"
 #include "jobs/queue_depth.hpp"
+#include "jobs/run_admission.hpp"
 #include "jobs/run_registry.hpp"
 #include "metrics/metrics.hpp"
 #include "plugins/plugin_manager.hpp"
@@ -31,6 +32,7 @@ struct HostServices {
   Metrics* metrics = nullptr;
   StreamHeartbeat* heartbeat = nullptr;
   const RunOptions* run_options = nullptr;
+  RunAdmission* admission = nullptr;
   std::atomic<bool> ready{false};
 };
 

@@ -118,6 +118,27 @@ const CompiledBlueprint& triggerable(const CompiledAgent& agent, const std::stri
   return *bp;
 }
 
+/// A run slot for a sync run, or 429 with Retry-After: the caller is waiting, so it is told
+/// at once rather than queued behind runs that may last minutes.
+std::optional<RunAdmission::Slot> admitSyncRun(RequestContext& ctx, const std::string& agent_id) {
+  RunAdmission* admission = ctx.services.admission;
+  if (admission == nullptr) return std::nullopt;
+  RunAdmission::Limit refused = RunAdmission::Limit::None;
+  std::optional<RunAdmission::Slot> slot = admission->tryAcquire(agent_id, refused);
+  if (slot) return slot;
+  ctx.response.set("Retry-After", "1");
+  if (refused == RunAdmission::Limit::Agent)
+    throw ApiError(429, "too_many_runs",
+                   "agent '" + agent_id + "' already has " +
+                       std::to_string(admission->maxPerAgent()) +
+                       " runs in progress (max_concurrent_runs_per_agent); retry later, or "
+                       "submit it as a job, which waits for a slot");
+  throw ApiError(429, "too_many_runs",
+                 "this host already has " + std::to_string(admission->maxTotal()) +
+                     " runs in progress (max_concurrent_runs); retry later, or submit it as a "
+                     "job, which waits for a slot");
+}
+
 /// Runs `bp` on the request thread and streams it: the sync trigger and the test run.
 void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
                const CompiledBlueprint& bp, std::shared_ptr<const Json> payload) {
@@ -206,6 +227,7 @@ void handleTrigger(RequestContext& ctx) {
   checkTriggerBody(*body);
   auto agent = ctx.services.agents->deployed(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
+  const std::optional<RunAdmission::Slot> slot = admitSyncRun(ctx, agent->agent_id);
   streamRun(ctx, std::move(agent), bp, std::move(body));
 }
 
@@ -214,6 +236,7 @@ void handleTestRun(RequestContext& ctx) {
   readJsonBody(ctx, true);  // the editor's button sends nothing; whatever it sends is ignored
   auto agent = ctx.services.agents->draft(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
+  const std::optional<RunAdmission::Slot> slot = admitSyncRun(ctx, agent->agent_id);
   streamRun(ctx, std::move(agent), bp, std::make_shared<const Json>(Json::object()));
 }
 

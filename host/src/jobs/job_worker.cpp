@@ -228,6 +228,14 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
   if (job.cancel_requested) live->control().cancel();
   live->append({run_events::inProgress(), run_events::executing(job.blueprint_id)});
 
+  // A job over a run limit is not refused but waits here for a slot, its lease renewed as for a
+  // running job. Stopping or a cancel ends the wait; the run below then ends as cancelled at
+  // once and takes the usual way back to the queue (or to `cancelled`).
+  std::optional<RunAdmission::Slot> slot;
+  if (config_.admission != nullptr)
+    slot = config_.admission->acquire(job.agent_id, [&] {
+      return stopping_ || active->lease_lost || live->control().cancelled();
+    });
   const auto run_started = std::chrono::steady_clock::now();
   RunResult result;
   try {

@@ -24,6 +24,7 @@
 
 #include "agents/agent_service.hpp"
 #include "engine/runner.hpp"
+#include "jobs/run_admission.hpp"
 #include "jobs/run_registry.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/storage.hpp"
@@ -41,6 +42,8 @@ struct JobWorkerConfig {
   int max_attempts = 5;
   /// Where finished async runs are counted (blueprint_runs_total{kind="async"}); may be null.
   Metrics* metrics = nullptr;
+  /// Run slots (max_concurrent_runs…): a job waits in its worker for one; may be null.
+  RunAdmission* admission = nullptr;
 };
 
 class JobWorker {
