@@ -223,6 +223,16 @@ export function layeredLayout(nodes, edges, { nodesep = 24, ranksep = 46, margin
   const sourceSlot = slots(outgoing, (i) => x[chains[i][1]]);
   const targetSlot = slots(incoming, (i) => x[chains[i][chains[i].length - 2]]);
 
+  // Edges between the same two blocks (two end states to one target) put their labels at
+  // different heights of the first segment, so the labels do not cover each other.
+  const parallel = new Map();
+  const labelAt = edges.map((edge) => {
+    const key = `${edge.from}\u0000${edge.to}`;
+    const k = parallel.get(key) || 0;
+    parallel.set(key, k + 1);
+    return k;
+  });
+
   const laidEdges = edges.map((edge, i) => {
     const u = index.get(edge.from);
     const v = index.get(edge.to);
@@ -244,7 +254,8 @@ export function layeredLayout(nodes, edges, { nodesep = 24, ranksep = 46, margin
     last.x += targetSlot.get(i) || 0;
     last.y += (goingDown ? -1 : 1) * (height[chain[chain.length - 1]] / 2);
     const second = pts[1];
-    return { from: edge.from, to: edge.to, points: pts, labelPoint: { x: (first.x + second.x) / 2, y: (first.y + second.y) / 2 } };
+    const t = (labelAt[i] + 1) / (parallel.get(`${edge.from}\u0000${edge.to}`) + 1);
+    return { from: edge.from, to: edge.to, points: pts, labelPoint: { x: first.x + (second.x - first.x) * t, y: first.y + (second.y - first.y) * t } };
   });
 
   return {

@@ -422,12 +422,17 @@ test(`the payload ${XSS} in names and results is shown as text and never runs`, 
     await page.getByRole('cell', { name: XSS, exact: true }).waitFor();
     await page.goto(`${host.url}/console/#/agents/xss`);
     await page.getByText(XSS, { exact: false }).first().waitFor();
+    // The deployed version's definition beside the draft: text too.
+    await page.getByLabel('Definition of v1 (deployed)').filter({ hasText: XSS }).waitFor();
+    assert.equal(await page.locator('img').count(), 0, 'an <img> element was created from a definition');
     await page.goto(`${host.url}/console/#/run/xss/echo`);
+    await page.getByLabel(/^Inputs/).fill(JSON.stringify({ name: XSS }));
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     await page.locator('output.artifact').filter({ hasText: XSS }).waitFor();
     assert.equal(await page.locator('output.artifact').textContent(), XSS);
     await page.locator('.job-link a').click();
     await page.locator('pre.artifact').filter({ hasText: XSS }).waitFor();
+    await page.locator('pre.inputs').filter({ hasText: XSS }).waitFor();
     assert.equal(await page.locator('img').count(), 0, 'an <img> element was created from API text');
     await page.waitForTimeout(200); // an onerror handler would have fired by now
   });
