@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "support/api_helpers.hpp"
 #include "support/http_client.hpp"
+#include "support/postgres_cluster.hpp"
 #include "support/test_host.hpp"
 
 namespace blueprint::testing {
@@ -94,6 +96,15 @@ TEST(ConsoleApi, AJobShowsItsInputsOnTheMemoryBackend) {
   HttpClient invoke(host.port(), host.invokeKey());
   const std::string id = submitJob(invoke, "greeter", "main", kInputs);
   EXPECT_EQ(waitForJob(invoke, id)["inputs"], kInputs);
+}
+
+TEST(ConsoleApi, AJobShowsItsInputsOnPostgreSql) {
+  std::unique_ptr<PostgresCluster::Database> database = sharedPostgresCluster().createDatabase();
+  TestHost host(options(database->url()));
+  ASSERT_TRUE(host.start(std::chrono::seconds(90)));
+  HttpClient invoke(host.port(), host.invokeKey());
+  const std::string id = submitJob(invoke, "greeter", "main", kInputs);
+  EXPECT_EQ(waitForJob(invoke, id, std::chrono::seconds(30))["inputs"], kInputs);
 }
 
 TEST(ConsoleApi, ASyncRunsRecordShowsItsInputs) {
