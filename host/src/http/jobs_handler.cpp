@@ -191,16 +191,15 @@ void handleRetryJob(RequestContext& ctx) {
       throw ApiError(
           409, "job_not_retryable",
           "only jobs that ended in error can be retried; job '" + id + "' is " + j.status);
-
     // The live record carries no payload; the run kept its request body beside it. Without one
-    // (a test run of a draft) re-running would answer with the trigger's default result instead
-    // of the caller's inputs (issue 11, M4), so it is refused.
+    // re-running would answer with the trigger's default result instead of the caller's inputs
+    // (issue 11, M4), so it is refused.
     std::shared_ptr<const Json> payload = live->payload();
     if (!payload || !payload->is_object() || !payload->contains("inputs"))
       throw ApiError(409, "job_not_retryable",
                      "job '" + id +
-                         "' has no request body kept to re-run it with (a test run of a draft "
-                         "cannot be retried); send the request again instead");
+                         "' has no request body kept to re-run it with; send the request again "
+                         "instead");
     j.payload = *payload;
     j.status = job_status::kQueued;
     j.artifact.reset();
