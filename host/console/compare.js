@@ -5,7 +5,11 @@
 // renamed block is one removal and one addition.
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+/** JSON text with object keys sorted: equal values give equal text whatever their key order. */
+const canonical = (v) => JSON.stringify(v, (key, value) => (isObject(value)
+  ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, value[k]]))
+  : value));
+const same = (a, b) => canonical(a) === canonical(b);
 
 function byId(list) {
   const map = new Map();
