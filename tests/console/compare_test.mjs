@@ -15,8 +15,11 @@ const trigger = { id: 'trigger', type: 'api_trigger', fields: {}, next: { trigge
 const reply = (value) => ({ id: 'reply', type: 'return_value', fields: { value } });
 
 test('the same definition, in any key order, has no differences', () => {
-  const a = agent([trigger, reply('hi')]);
-  const b = { blueprints: [{ blocks: [{ next: { trigger: 'reply' }, fields: {}, type: 'api_trigger', id: 'trigger' }, reply('hi')], name: 'Main', id: 'main' }], name: 'Agent' };
+  const save = { id: 'save', type: 'set_state', fields: { key: 'k', value: { a: 1, b: [1, { c: 2, d: 3 }] } }, next: { success: 'reply', error: 'reply' } };
+  const a = agent([trigger, save, reply('hi')]);
+  const b = { blueprints: [{ blocks: [{ next: { trigger: 'reply' }, fields: {}, type: 'api_trigger', id: 'trigger' },
+    { next: { error: 'reply', success: 'reply' }, fields: { value: { b: [1, { d: 3, c: 2 }], a: 1 }, key: 'k' }, type: 'set_state', id: 'save' },
+    reply('hi')], name: 'Main', id: 'main' }], name: 'Agent' };
   assert.deepEqual(compareDefinitions(a, b), []);
 });
 
