@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Agents (admin): the deployed list, one agent's versions with deploy / roll back / undeploy,
-// its draft beside the deployed version, and a blueprint's graph with the selected block's
-// fields and its type's documentation.
+// its draft beside the deployed version (or any numbered one) with what differs, and a
+// blueprint's graph with the selected block's fields and its type's documentation.
 import { api, seg } from './api.js';
 import { loadCatalogue } from './catalogue.js';
+import { compareDefinitions } from './compare.js';
 import { field, h, notice, pretty, replace, when } from './dom.js';
 import { drawBlueprint } from './graph.js';
 
@@ -57,12 +58,52 @@ export async function renderAgent(ctx) {
     await draw();
   }
 
+  let chosen = 0; // the version picked to show beside the draft (0: the deployed one, else the latest)
+
+  /** The draft beside a numbered version: what differs, then both definitions side by side. */
+  function comparison(agent, version, versions) {
+    const title = h('h2', { id: 'compare-title' }, 'Draft and deployed version');
+    if (!version) {
+      return h('section', { 'aria-labelledby': 'compare-title' }, title,
+        h('div', { class: 'columns' },
+          h('section', { 'aria-labelledby': 'draft-title' }, h('h3', { id: 'draft-title' }, 'Draft'), blueprintRows(agentId, agent.blueprints || [])),
+          h('section', { 'aria-labelledby': 'deployed-title' }, h('h3', { id: 'deployed-title' }, 'Deployed: none'),
+            notice('info', 'No version yet: deploy the draft to make version 1. Runs answer 409 agent_not_deployed until then.'))));
+    }
+    const picker = h('select', { name: 'compare' }, versions.map((v) => h('option', { value: String(v), selected: v === version.version },
+      `v${v}${v === agent.deployed_version ? ' (deployed)' : ''}`)));
+    picker.addEventListener('change', () => {
+      chosen = Number(picker.value);
+      draw();
+    });
+    const label = `v${version.version}${version.deployed ? ' (deployed)' : ''}`;
+    const changes = compareDefinitions(version.definition, agent.draft);
+    const changeRows = changes.map((c) => h('tr', { class: `change ${c.change}` },
+      h('td', {}, c.blueprint || '(agent)'),
+      h('td', {}, c.block ? h('code', {}, c.block) : '—'),
+      h('td', {}, c.change === 'added' ? `only in the draft` : c.change === 'removed' ? `only in ${label}` : 'changed'),
+      h('td', {}, (c.parts || []).join(', '))));
+    return h('section', { 'aria-labelledby': 'compare-title' }, title,
+      h('div', { class: 'inline' }, field('Compare the draft with', picker)),
+      changes.length === 0 ? notice('ok', `The draft is the same as ${label}.`) :
+        h('table', { class: 'changes' }, h('caption', {}, `What the draft changes from ${label}`),
+          h('thead', {}, h('tr', {}, ['Blueprint', 'Block', 'Difference', 'Parts'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, changeRows)),
+      h('div', { class: 'columns' },
+        h('section', { 'aria-labelledby': 'draft-title' }, h('h3', { id: 'draft-title' }, 'Draft'),
+          blueprintRows(agentId, agent.blueprints || []),
+          h('pre', { class: 'definition', 'aria-label': 'Draft definition' }, pretty(agent.draft))),
+        h('section', { 'aria-labelledby': 'deployed-title' }, h('h3', { id: 'deployed-title' }, label),
+          blueprintRows(agentId, version.blueprints || []),
+          h('pre', { class: 'definition', 'aria-label': `Definition of ${label}` }, pretty(version.definition)))));
+  }
+
   async function draw() {
     const agent = await api('GET', `/v1/agents/${seg(agentId)}`);
-    const deployedList = (await api('GET', '/v1/agents')).agents || [];
-    const deployed = deployedList.find((a) => a.id === agentId);
     const versions = [];
     for (let v = agent.latest_version; v >= 1; v -= 1) versions.push(v);
+    const compared = versions.includes(chosen) ? chosen : agent.deployed_version || agent.latest_version || 0;
+    const version = compared ? await api('GET', `/v1/agents/${seg(agentId)}/versions/${compared}`) : null;
     replace(view,
       h('dl', { class: 'facts' },
         h('dt', {}, 'Name'), h('dd', {}, agent.name),
@@ -74,11 +115,7 @@ export async function renderAgent(ctx) {
         h('button', { type: 'button', class: 'primary', onclick: () => act('Deploy the draft', 'POST', `/v1/agents/${seg(agentId)}/deploy`, {}) }, 'Deploy draft'),
         h('button', { type: 'button', disabled: !agent.deployed_version, onclick: () => act('Undeploy', 'POST', `/v1/agents/${seg(agentId)}/undeploy`, {}) }, 'Undeploy'),
         h('a', { class: 'button', href: `#/jobs/${seg(agentId)}` }, 'Jobs')),
-      h('div', { class: 'columns' },
-        h('section', { 'aria-labelledby': 'draft-title' }, h('h2', { id: 'draft-title' }, 'Draft'), blueprintRows(agentId, agent.blueprints || [])),
-        h('section', { 'aria-labelledby': 'deployed-title' }, h('h2', { id: 'deployed-title' }, deployed ? `Deployed: v${deployed.version}` : 'Deployed: none'),
-          deployed ? blueprintRows(agentId, (deployed.blueprints || []).map((b) => ({ ...b, api_trigger: true }))) : notice('info', 'Nothing is deployed; runs answer 409 agent_not_deployed.'),
-          deployed ? h('p', { class: 'muted' }, 'The deployed side lists the blueprints an API call can trigger.') : null)),
+      comparison(agent, version, versions),
       h('h2', {}, 'Versions'),
       versions.length === 0 ? notice('info', 'No version yet: deploy the draft to make version 1.') :
         h('table', {}, h('caption', {}, 'Numbered versions, newest first'),

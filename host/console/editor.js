@@ -45,6 +45,8 @@ export async function render(ctx) {
   const text = h('textarea', { class: 'code', rows: 24, spellcheck: 'false', autocomplete: 'off', wrap: 'off' });
   text.value = JSON.stringify(initial, null, 2);
   const picker = h('select', {});
+  const testInputs = h('textarea', { class: 'code', rows: 4, spellcheck: 'false', autocomplete: 'off', placeholder: '{"name": "Ada"}' });
+  const testCheck = h('div', { 'aria-live': 'polite' });
   const parseState = h('div', { 'aria-live': 'polite' });
   const result = h('div', { 'aria-live': 'polite', class: 'result' });
   const graphSlot = h('div', { class: 'graph-slot' });
@@ -131,13 +133,39 @@ export async function render(ctx) {
     }
   }
 
+  /** The test body: undefined (no body: the trigger's Default result), the inputs, or null when they are not a JSON object. */
+  function testBody() {
+    const textValue = testInputs.value.trim();
+    replace(testCheck);
+    testInputs.removeAttribute('aria-invalid');
+    if (textValue === '') return undefined;
+    let value;
+    try {
+      value = JSON.parse(textValue);
+    } catch (e) {
+      value = undefined;
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      replace(testCheck, notice('error', 'Test inputs must be a JSON object, e.g. {"name": "Ada"}, or empty for the Default result.'));
+      testInputs.setAttribute('aria-invalid', 'true');
+      return null;
+    }
+    return { inputs: value };
+  }
+
   async function test() {
+    const body = testBody();
+    if (body === null) return;
     if (!(await save())) return;
     const blueprintId = picker.value;
     const log = h('ol', { class: 'events' });
-    replace(result, h('p', {}, `Test run of the draft's ${blueprintId} (the trigger's Default result):`), log);
+    replace(result, h('p', {}, `Test run of the draft's ${blueprintId} (${body ? 'with the inputs given' : "the trigger's Default result"}):`), log);
     try {
-      await stream('POST', `/v1/agents/${seg(agentId)}/blueprints/${seg(blueprintId)}/test`, {}, {
+      await stream('POST', `/v1/agents/${seg(agentId)}/blueprints/${seg(blueprintId)}/test`, body, {
+        onOpen: (response) => {
+          const jobId = response.headers.get('X-Job-Id');
+          if (jobId) log.before(h('p', { class: 'job-link' }, 'Test run ', h('a', { href: `#/job/${seg(jobId)}` }, jobId)));
+        },
         onEvent: (event) => log.append(eventLine(event)),
       });
     } catch (e) {
@@ -147,11 +175,13 @@ export async function render(ctx) {
 
   main.append(
     h('h1', {}, exists ? 'Edit draft of ' : 'New agent ', h('code', {}, agentId)),
-    h('p', {}, h('a', { href: `#/agents/${seg(agentId)}` }, 'Agent page'), ' · The test run uses the trigger\'s Default result (the API\'s /test ignores a body).'),
+    h('p', {}, h('a', { href: `#/agents/${seg(agentId)}` }, 'Agent page'), ' · Test runs the saved draft with the test inputs, or with the trigger\'s Default result when they are empty.'),
     h('div', { class: 'split' },
       h('div', {},
         field('Agent JSON ({"name", "blueprints": […]})', text),
         parseState,
+        field('Test inputs (JSON object; empty: the trigger\'s Default result)', testInputs),
+        testCheck,
         h('div', { class: 'actions' },
           h('button', { type: 'button', class: 'primary', onclick: save }, 'Save draft'),
           h('button', { type: 'button', onclick: test }, 'Test'),

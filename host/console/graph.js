@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // A blueprint drawn as SVG: blocks as nodes (id and type), edges labelled with the end state they
-// leave on, the API Trigger and Return Values marked, invalid blocks flagged. Laid out by the
-// vendored dagre (a layered layout: a blueprint is a DAG, so ranks read top to bottom).
-import { graphlib, layout } from './vendor/dagre-3.1.3.esm.js';
+// leave on, the API Trigger and Return Values marked, invalid blocks flagged. Laid out by
+// layout.js (layered: a blueprint is a DAG, so ranks read top to bottom). The SVG is built
+// detached and inserted once; one click and one keydown listener serve every block.
+import { layeredLayout } from './layout.js';
 import { h, s } from './dom.js';
 
 const NODE_HEIGHT = 46;
@@ -47,29 +48,28 @@ export function drawBlueprint(blueprint, { catalogue, issues, selected, onSelect
   const byId = new Map();
   for (const block of blocks) if (block && typeof block.id === 'string') byId.set(block.id, block);
 
-  const g = new graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: 'TB', nodesep: 24, ranksep: 46, edgesep: 12, marginx: 8, marginy: 8 });
-  g.setDefaultEdgeLabel(() => ({}));
+  const layoutNodes = [];
   for (const [id, block] of byId) {
     const longest = Math.max(id.length, String(block.type || '').length + 2);
     const width = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, longest * CHAR_WIDTH + 28));
-    g.setNode(id, { width, height: NODE_HEIGHT });
+    layoutNodes.push({ id, width, height: NODE_HEIGHT });
   }
   const dangling = [];
+  const layoutEdges = [];
   for (const [id, block] of byId) {
     for (const [state, target] of targetsOf(block.next)) {
       if (!byId.has(target)) {
         dangling.push(`${id} → ${target} (${state})`);
         continue;
       }
-      g.setEdge(id, target, { label: state, width: state.length * CHAR_WIDTH + 8, height: 16, labelpos: 'c' }, `${id}:${state}:${target}`);
+      layoutEdges.push({ from: id, to: target, state });
     }
   }
-  layout(g);
+  const laid = layeredLayout(layoutNodes, layoutEdges, { nodesep: 24, ranksep: 46, margin: 8 });
+  const laidOut = performance.now();
 
-  const size = g.graph();
-  const width = Math.max(1, Math.ceil(size.width || 1));
-  const height = Math.max(1, Math.ceil(size.height || 1));
+  const width = Math.max(1, Math.ceil(laid.width || 1));
+  const height = Math.max(1, Math.ceil(laid.height || 1));
   const arrowId = `arrow-${++graphCount}`;
   const svg = s('svg', {
     class: 'graph',
@@ -83,23 +83,21 @@ export function drawBlueprint(blueprint, { catalogue, issues, selected, onSelect
     s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))));
 
   const edgeLayer = s('g', { class: 'edges' });
-  for (const e of g.edges()) {
-    const edge = g.edge(e);
-    const d = edge.points.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
-    const state = edge.label;
+  const labelLayer = s('g', { class: 'edge-labels' });
+  laid.edges.forEach((edge, i) => {
+    if (!edge) return;
+    const state = layoutEdges[i].state;
+    const d = edge.points.map((p, k) => `${k ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
     edgeLayer.append(s('path', { d, class: `edge state-${state === 'error' ? 'error' : 'other'}`, 'marker-end': `url(#${arrowId})` }));
-    if (typeof edge.x === 'number') {
-      const w = state.length * CHAR_WIDTH + 8;
-      edgeLayer.append(s('g', { class: 'edge-label', transform: `translate(${(edge.x - w / 2).toFixed(1)},${(edge.y - 8).toFixed(1)})` },
-        s('rect', { width: w.toFixed(1), height: 16, rx: 3 }),
-        s('text', { x: 4, y: 12 }, state)));
-    }
-  }
-  svg.append(edgeLayer);
+    const w = state.length * CHAR_WIDTH + 8;
+    labelLayer.append(s('g', { class: 'edge-label', transform: `translate(${(edge.labelPoint.x - w / 2).toFixed(1)},${(edge.labelPoint.y - 8).toFixed(1)})` },
+      s('rect', { width: w.toFixed(1), height: 16, rx: 3 }),
+      s('text', { x: 4, y: 12 }, state)));
+  });
+  svg.append(edgeLayer, labelLayer);
 
   const nodeLayer = s('g', { class: 'nodes' });
-  for (const id of g.nodes()) {
-    const node = g.node(id);
+  for (const [id, node] of laid.nodes) {
     const block = byId.get(id);
     const role = roleOf(block, catalogue);
     const problems = (issues && issues.get(id)) || [];
@@ -118,18 +116,27 @@ export function drawBlueprint(blueprint, { catalogue, issues, selected, onSelect
     s('text', { x: 8, y: 19, class: 'block-id' }, clip(id, node.width)),
     s('text', { x: 8, y: 36, class: 'block-type' }, clip(`${role === 'trigger' ? '▶ ' : role === 'return' ? '⏎ ' : ''}${block.type || '?'}`, node.width)));
     if (problems.length) group.append(s('text', { x: node.width - 16, y: 19, class: 'badge' }, '!'));
-    if (onSelect) {
-      group.addEventListener('click', () => onSelect(block));
-      group.addEventListener('keydown', (event) => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          onSelect(block);
-        }
-      });
-    }
     nodeLayer.append(group);
   }
   svg.append(nodeLayer);
+  if (onSelect) {
+    // One listener each for every block: the block is found from the event's target.
+    const blockOf = (event) => {
+      const group = event.target.closest && event.target.closest('.node');
+      return group ? byId.get(group.dataset.block) : undefined;
+    };
+    svg.addEventListener('click', (event) => {
+      const block = blockOf(event);
+      if (block) onSelect(block);
+    });
+    svg.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' && event.key !== ' ') return;
+      const block = blockOf(event);
+      if (!block) return;
+      event.preventDefault();
+      onSelect(block);
+    });
+  }
 
   const figure = h('figure', { class: 'graph-frame' },
     h('div', { class: 'graph-scroll' }, svg),
@@ -139,6 +146,7 @@ export function drawBlueprint(blueprint, { catalogue, issues, selected, onSelect
       h('span', { class: 'legend invalid' }, '! invalid'), ' · edges are labelled with the end state they leave on'),
     dangling.length ? h('p', { class: 'notice error', role: 'alert' }, `Edges to blocks that do not exist: ${dangling.join(', ')}`) : null);
   figure.dataset.renderMs = (performance.now() - started).toFixed(1);
+  figure.dataset.layoutMs = (laidOut - started).toFixed(1);
   figure.dataset.blocks = String(byId.size);
   return figure;
 }

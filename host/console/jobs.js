@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Jobs (invoke): an agent's jobs with a status filter and paging (limit/offset, so a million
-// stored jobs cost one page), refreshed live; a job's page with cancel / retry, its events
-// (replayed, then followed) and its trace as a timeline.
+// stored jobs cost one page), refreshed live; a job's page with its inputs, cancel / retry, its
+// events (replayed, then followed) and its trace as a timeline.
 import { ApiFailure, api, seg, stream } from './api.js';
-import { field, h, notice, replace, when } from './dom.js';
+import { field, h, notice, pretty, replace, when } from './dom.js';
 import { eventLine } from './run.js';
 import { drawTimeline } from './timeline.js';
 
@@ -106,6 +106,7 @@ export async function renderJob(ctx) {
       h('dt', {}, 'Created'), h('dd', {}, when(job.created_at)),
       h('dt', {}, 'Started'), h('dd', {}, when(job.started_at)),
       h('dt', {}, 'Finished'), h('dd', {}, when(job.finished_at)),
+      h('dt', {}, 'Inputs'), h('dd', {}, job.inputs === null || job.inputs === undefined ? h('span', { class: 'muted' }, 'none (the trigger\'s Default result)') : h('pre', { class: 'inputs', 'aria-label': 'Job inputs' }, pretty(job.inputs))),
       h('dt', {}, 'Artifact'), h('dd', {}, job.artifact === null ? '—' : h('pre', { class: 'artifact' }, job.artifact)),
       h('dt', {}, 'Error'), h('dd', {}, job.error === null ? '—' : h('pre', { class: 'error-text' }, job.error))));
     replace(actions,

@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
-// A run's trace as a timeline: one bar per block execution (duration, end state, error, logs),
-// nested under the loop or sub-blueprint block that ran it.
+// A run's trace as a timeline: one bar per block execution (start, duration, end state, error,
+// logs), nested under the loop or sub-blueprint block that ran it.
 //
 // The trace (GET /v1/agents/jobs/{id} → "trace") lists executions in the order they ended, each
-// with its duration and nesting depth, not its start time. So nesting is rebuilt from that order
-// (a block's nested executions end before it does), and each bar starts where its previous
-// sibling ended: exact for a chain, shown in sequence for branches that ran concurrently.
+// with its start offset from the run's start (`start_us`), duration and nesting depth. Nesting
+// is rebuilt from the end order (a block's nested executions end before it does); bars are drawn
+// at their real offsets, so branches that ran concurrently overlap. A trace recorded before the
+// host kept start offsets has none: its bars are placed one after the other, in the order of
+// the end order, which is exact only for chains.
 import { h, s } from './dom.js';
 
-/** Entries in end order → roots [{entry, children, start_us}] with estimated starts. */
+const hasStart = (entry) => Number.isFinite(entry.start_us) && entry.start_us >= 0;
+
+/** Entries in end order → roots [{entry, children, start_us}], siblings in start order. */
 export function nest(trace) {
+  const entries = (Array.isArray(trace) ? trace : []).filter((e) => e && typeof e === 'object');
   const pending = []; // pending[d]: ended executions at depth d not yet claimed by a parent
-  for (const entry of Array.isArray(trace) ? trace : []) {
+  for (const entry of entries) {
     const depth = Number.isInteger(entry.depth) && entry.depth > 0 ? entry.depth : 0;
     const node = { entry, children: [] };
     for (let d = depth + 1; d < pending.length; d += 1) {
@@ -22,6 +27,17 @@ export function nest(trace) {
   }
   const roots = [];
   for (const level of pending) if (level) roots.push(...level);
+  if (entries.length > 0 && entries.every(hasStart)) {
+    const place = (nodes) => {
+      nodes.sort((a, b) => a.entry.start_us - b.entry.start_us);
+      for (const node of nodes) {
+        node.start_us = node.entry.start_us;
+        place(node.children);
+      }
+    };
+    place(roots);
+    return roots;
+  }
   const place = (nodes, start) => {
     let at = start;
     for (const node of nodes) {
@@ -54,13 +70,13 @@ export function drawTimeline(trace) {
   walk(roots, (node, depth) => {
     const e = node.entry;
     const failed = 'error' in e;
-    const x = (node.start_us / total) * 1000;
     const w = Math.max(2, ((Number(e.duration_us) || 0) / total) * 1000);
-    rows.push(h('li', { class: `trace-row depth-${Math.min(depth, 6)}${failed ? ' failed' : ''}`, 'aria-label': `${e.block} (${e.type}) ended ${e.end_state || 'without an end state'} after ${formatDuration(e.duration_us)}${failed ? `, error: ${e.error}` : ''}` },
+    const x = Math.min((node.start_us / total) * 1000, 1000 - w); // a 2-unit sliver at the end stays in view
+    rows.push(h('li', { class: `trace-row depth-${Math.min(depth, 6)}${failed ? ' failed' : ''}`, 'aria-label': `${e.block} (${e.type}) started at ${formatDuration(node.start_us)}, ended ${e.end_state || 'without an end state'} after ${formatDuration(e.duration_us)}${failed ? `, error: ${e.error}` : ''}` },
       h('span', { class: 'trace-label' },
         h('code', {}, String(e.block)), ' ', h('span', { class: 'muted' }, String(e.type)),
         e.blueprint ? h('span', { class: 'muted' }, ` in ${e.blueprint}`) : null),
-      s('svg', { class: 'trace-bar', viewBox: '0 0 1000 14', preserveAspectRatio: 'none', 'aria-hidden': 'true' },
+      s('svg', { class: 'trace-bar', viewBox: '0 0 1000 14', preserveAspectRatio: 'none', 'aria-hidden': 'true', dataset: { startUs: String(node.start_us), durationUs: String(Number(e.duration_us) || 0) } },
         s('rect', { class: 'track', x: 0, y: 0, width: 1000, height: 14 }),
         s('rect', { class: `bar${failed ? ' failed' : ''}`, x: x.toFixed(1), y: 1, width: w.toFixed(1), height: 12 })),
       h('span', { class: 'trace-end' }, h('span', { class: `state${failed ? ' failed' : ''}` }, String(e.end_state || '—')), ' ', formatDuration(e.duration_us)),
@@ -68,7 +84,10 @@ export function drawTimeline(trace) {
       Array.isArray(e.logs) && e.logs.length ? h('details', { class: 'trace-logs' }, h('summary', {}, `${e.logs.length} log line${e.logs.length > 1 ? 's' : ''}`),
         h('pre', {}, e.logs.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n'))) : null));
   }, 0);
+  const exact = Array.isArray(trace) && trace.every((e) => e && hasStart(e));
   return h('div', { class: 'timeline' },
-    h('p', { class: 'muted' }, `${rows.length} block executions, ${formatDuration(total)} of block time. Bars follow the order blocks ended; nested runs sit under their block.`),
+    h('p', { class: 'muted' }, exact
+      ? `${rows.length} block executions over ${formatDuration(total)}. Each bar starts when its block started, so branches that ran at the same time overlap; nested runs sit under their block.`
+      : `${rows.length} block executions, ${formatDuration(total)} of block time. This trace has no start times (recorded by an older host): bars follow the order blocks ended; nested runs sit under their block.`),
     h('ol', { class: 'trace', 'aria-label': 'Trace timeline' }, rows));
 }

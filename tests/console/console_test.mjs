@@ -121,6 +121,20 @@ const xssAgent = {
     ],
   }],
 };
+/** Two 300 ms delays on parallel branches, then a join: their trace bars must overlap. */
+const parallelAgent = {
+  name: 'Parallel',
+  blueprints: [{
+    id: 'fan',
+    name: 'Fan out',
+    blocks: [
+      { id: 'trigger', type: 'api_trigger', fields: {}, next: { trigger: ['left', 'right'] } },
+      { id: 'left', type: 'delay', fields: { ms: 300 }, next: { success: 'reply' } },
+      { id: 'right', type: 'delay', fields: { ms: 300 }, next: { success: 'reply' } },
+      { id: 'reply', type: 'return_value', fields: { value: 'both done' } },
+    ],
+  }],
+};
 /** 200 blocks: a trigger, 198 log lines in a chain with a fan-out every tenth block, a return. */
 function bigAgent() {
   const blocks = [{ id: 'trigger', type: 'api_trigger', fields: {}, next: { trigger: 'b1' } }];
@@ -141,7 +155,7 @@ const cspViolations = [];
 before(async () => {
   mkdirSync(OUT, { recursive: true });
   host = new Host('main');
-  await host.start({ hello, xss: xssAgent, big: bigAgent() });
+  await host.start({ hello, xss: xssAgent, big: bigAgent(), parallel: parallelAgent });
   // headless: true passes --headless, and Playwright gives every launch a fresh --user-data-dir.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -287,6 +301,8 @@ test('submit a job and open its trace timeline', async () => {
     const labels = await rows.locator('.trace-label code').allTextContents();
     for (const block of ['trigger', 'save', 'log', 'reply']) assert.ok(labels.includes(block), `trace rows: ${labels}`);
     assert.match(await page.locator('pre.artifact').textContent(), /Placed order for 7/);
+    // The inputs it was given, shown back as text.
+    assert.deepEqual(JSON.parse(await page.locator('pre.inputs').textContent()), { user_id: '7', items: ['tea'] });
     await page.locator('.events li.ev-done').waitFor();
     await page.screenshot({ path: join(OUT, 'console-job.png'), fullPage: true });
     // The jobs list of the agent shows it, with the status filter.
@@ -298,6 +314,52 @@ test('submit a job and open its trace timeline', async () => {
     await page.locator('.node[data-block="save"]').click();
     await page.getByRole('heading', { name: 'Block save' }).waitFor();
     await page.screenshot({ path: join(OUT, 'console.png') });
+  });
+});
+
+test('parallel branches overlap on the trace timeline (real start offsets)', async () => {
+  await withPage('timeline-overlap', async (page) => {
+    await logIn(page, ADMIN_KEY);
+    await page.goto(`${host.url}/console/#/run/parallel/fan`);
+    await page.getByLabel(/^Inputs/).fill('{}');
+    await page.getByRole('button', { name: 'Run as job' }).click();
+    await page.locator('.job-link a').click();
+    await page.locator('.facts .status.completed').waitFor();
+    await page.getByText(/Each bar starts when its block started/).waitFor();
+    const span = async (block) => {
+      const bar = page.locator('.trace-row').filter({ has: page.locator('code', { hasText: new RegExp(`^${block}$`) }) }).locator('svg.trace-bar');
+      const start = Number(await bar.getAttribute('data-start-us'));
+      return [start, start + Number(await bar.getAttribute('data-duration-us'))];
+    };
+    const [left, right, reply] = [await span('left'), await span('right'), await span('reply')];
+    assert.ok(left[0] < right[1] && right[0] < left[1], `left ${left} and right ${right} do not overlap`);
+    assert.ok(reply[0] >= Math.max(left[1], right[1]), `reply ${reply} starts before the branches end`);
+    // Drawn so too: the two bars share some x range.
+    const box = async (block) => page.locator('.trace-row').filter({ has: page.locator('code', { hasText: new RegExp(`^${block}$`) }) }).locator('rect.bar').boundingBox();
+    const [l, r] = [await box('left'), await box('right')];
+    assert.ok(l.x < r.x + r.width && r.x < l.x + l.width, `bars ${JSON.stringify(l)} ${JSON.stringify(r)} do not overlap`);
+    await page.screenshot({ path: join(OUT, 'console-timeline.png'), fullPage: true });
+  });
+});
+
+test('test a draft with given inputs, and with the Default result', async () => {
+  await withPage('test-inputs', async (page) => {
+    await logIn(page, ADMIN_KEY);
+    await page.goto(`${host.url}/console/#/agents/hello/edit`);
+    await page.getByLabel(/^Agent JSON/).waitFor();
+    await page.getByLabel(/^Test inputs/).fill('{"name": "Tess"}');
+    await page.getByRole('button', { name: 'Test', exact: true }).click();
+    await page.locator('.result .events li.ev-delta').filter({ hasText: 'Hello, Tess!' }).waitFor();
+    await page.locator('.result .job-link a').click();
+    await page.locator('pre.inputs').filter({ hasText: 'Tess' }).waitFor();
+    await page.goBack();
+    await page.getByLabel(/^Test inputs/).fill('');
+    await page.getByRole('button', { name: 'Test', exact: true }).click();
+    await page.locator('.result .events li.ev-delta').filter({ hasText: 'Hello, World!' }).waitFor();
+    // Not an object: refused before anything is sent.
+    await page.getByLabel(/^Test inputs/).fill('[1]');
+    await page.getByRole('button', { name: 'Test', exact: true }).click();
+    await page.getByText('Test inputs must be a JSON object').waitFor();
   });
 });
 
@@ -322,8 +384,20 @@ test('edit a draft with an error: shown on the block; fix, deploy, roll back', a
     assert.equal(await page.locator('.graph-slot .node.invalid').count(), 0);
     await page.getByRole('button', { name: 'Save and deploy' }).click();
     await page.getByText(/Deployed as version 2/).waitFor();
+    // A draft that differs from the deployed version: the agent page shows both, and what differs.
+    const changed = structuredClone(hello);
+    changed.blueprints[0].blocks[1].fields.value = 'Howdy, @{result.inputs.name}!';
+    await editor.fill(JSON.stringify(changed, null, 2));
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText('Draft saved: it is valid.').waitFor();
     await page.goto(`${host.url}/console/#/agents/hello`);
     await page.getByText('v2', { exact: true }).first().waitFor();
+    const row = page.locator('table.changes tbody tr').filter({ hasText: 'greet' });
+    await row.waitFor();
+    assert.match(await row.textContent(), /changed.*fields\.value/);
+    assert.match(await page.getByLabel('Draft definition').textContent(), /Howdy/);
+    assert.match(await page.getByLabel('Definition of v2 (deployed)').textContent(), /Hello, @\{result/);
+    await page.screenshot({ path: join(OUT, 'console-compare.png'), fullPage: true });
     await page.getByRole('button', { name: 'Roll back to version 1' }).click();
     await page.getByText('Roll back to v1: done.').waitFor();
     await page.locator('dd').filter({ hasText: /^v1$/ }).first().waitFor();
@@ -348,12 +422,17 @@ test(`the payload ${XSS} in names and results is shown as text and never runs`, 
     await page.getByRole('cell', { name: XSS, exact: true }).waitFor();
     await page.goto(`${host.url}/console/#/agents/xss`);
     await page.getByText(XSS, { exact: false }).first().waitFor();
+    // The deployed version's definition beside the draft: text too.
+    await page.getByLabel('Definition of v1 (deployed)').filter({ hasText: XSS }).waitFor();
+    assert.equal(await page.locator('img').count(), 0, 'an <img> element was created from a definition');
     await page.goto(`${host.url}/console/#/run/xss/echo`);
+    await page.getByLabel(/^Inputs/).fill(JSON.stringify({ name: XSS }));
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     await page.locator('output.artifact').filter({ hasText: XSS }).waitFor();
     assert.equal(await page.locator('output.artifact').textContent(), XSS);
     await page.locator('.job-link a').click();
     await page.locator('pre.artifact').filter({ hasText: XSS }).waitFor();
+    await page.locator('pre.inputs').filter({ hasText: XSS }).waitFor();
     assert.equal(await page.locator('img').count(), 0, 'an <img> element was created from API text');
     await page.waitForTimeout(200); // an onerror handler would have fired by now
   });
@@ -394,8 +473,26 @@ test('a 200-block blueprint graph renders (time printed, not asserted); 390 px w
       return t;
     });
     await page.locator('.graph-frame[data-blocks="200"] .node').nth(199).waitFor();
-    const [finished, drawMs] = await page.evaluate(() => [performance.now(), document.querySelector('.graph-frame').dataset.renderMs]);
-    console.log(`# first render of a 200-block blueprint: ${(finished - started).toFixed(0)} ms from navigation (two API calls included), ${drawMs} ms layout + SVG`);
+    // Painted: the frame after the graph is in the document (style, layout and paint included).
+    const [finished, drawMs, layoutMs] = await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => {
+      const frame = document.querySelector('.graph-frame');
+      resolve([performance.now(), frame.dataset.renderMs, frame.dataset.layoutMs]);
+    }))));
+    console.log(`# first render of a 200-block blueprint: ${(finished - started).toFixed(0)} ms from navigation to painted (two API calls included), ${drawMs} ms layout + SVG (${layoutMs} ms of it layout)`);
+    await page.screenshot({ path: join(OUT, 'console-graph-200.png') });
+    // A generous bound: it answered at all (the issue's 300 ms is printed above, not asserted).
+    assert.ok(Number(drawMs) < 3000, `layout + SVG took ${drawMs} ms`);
+    // Every block has its own place: no two nodes overlap.
+    const boxes = await page.evaluate(() => [...document.querySelectorAll('.graph-frame .node > rect')].map((r) => {
+      const b = r.getBoundingClientRect();
+      return [b.left, b.top, b.right, b.bottom];
+    }));
+    for (let i = 0; i < boxes.length; i += 1) {
+      for (let j = i + 1; j < boxes.length; j += 1) {
+        const [a, b] = [boxes[i], boxes[j]];
+        assert.ok(a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1], `nodes ${i} and ${j} overlap`);
+      }
+    }
     assert.equal(await page.locator('.graph-frame .edge-label').count() >= 199, true);
     // Keyboard: Tab reaches a block; Enter opens its fields and type docs.
     await page.locator('.node[data-block="b5"]').focus();

@@ -234,6 +234,7 @@ TEST_F(Tenancy, AKeyLimitedToSomeAgentsFindsNoOtherAgent) {
       {"DELETE", "/v1/agents/hr", ""},
       {"POST", "/v1/agents/hr/deploy", ""},
       {"POST", "/v1/agents/hr/undeploy", ""},
+      {"GET", "/v1/agents/hr/versions/1", ""},
       {"POST", "/v1/agents/hr/blueprints/ok", trigger},
       {"POST", "/v1/agents/hr/blueprints/ok/jobs", trigger},
       {"POST", "/v1/agents/hr/blueprints/ok/test", ""},

@@ -412,9 +412,10 @@ TEST_F(HttpApi, TestRunRunsTheDraftWithTheDefaultResult) {
   EXPECT_EQ(run.events, expected);
   EXPECT_FALSE(run.job_id.empty());
 
-  // Whatever the editor sends is ignored: the payload is empty, so the default result is used.
-  SyncRun with_body = streamPost(ops, test_path, R"({"inputs":{"name":"Ignored"}})");
-  EXPECT_EQ(returnedText(with_body.events), "Draft Default");
+  // Given inputs run the draft with them; `{}` is the empty payload (the Default result).
+  SyncRun with_body = streamPost(ops, test_path, R"({"inputs":{"name":"Given"}})");
+  EXPECT_EQ(returnedText(with_body.events), "Draft Given");
+  EXPECT_EQ(returnedText(streamPost(ops, test_path, "{}").events), "Draft Default");
 
   // The trigger still runs the deployed version with the real payload.
   EXPECT_EQ(returnedText(runSync(invoke(), "drafty", "main", {{"name", "Eve"}}).events),

@@ -44,6 +44,7 @@ const RouteSpec kRoutes[] = {
     {"DELETE", "/v1/agents/{agent_id}", "delete_agent"},
     {"POST", "/v1/agents/{agent_id}/deploy", "deploy"},
     {"POST", "/v1/agents/{agent_id}/undeploy", "undeploy"},
+    {"GET", "/v1/agents/{agent_id}/versions/{version}", "get_agent_version"},
     {"GET", "/v1/blocks", "blocks"},
     {"POST", "/v1/plugins/reload", "reload_plugins"},
     {"GET", "/healthz", "healthz"},
@@ -353,7 +354,8 @@ TEST_F(OpenApi, ListsExactlyTheRoutesTheRouterServes) {
 TEST_F(OpenApi, EveryDocumentedOperationIsRoutedWithTheDocumentedAuth) {
   const std::map<std::string, std::string> ids = {{"agent_id", "no_such_agent"},
                                                   {"blueprint_id", "no_such_blueprint"},
-                                                  {"job_id", "no-such-job"}};
+                                                  {"job_id", "no-such-job"},
+                                                  {"version", "1"}};
   std::map<std::string, std::string> label_of;
   for (const RouteSpec& r : kRoutes) label_of[std::string(r.method) + " " + r.path] = r.label;
   const HttpClient nobody(host_.port(), "");
@@ -433,10 +435,21 @@ TEST_F(OpenApi, RealResponsesMatchTheDocumentedSchemas) {
   check("POST", agent_path + "/deploy",
         admin().post("/v1/agents/draft1/deploy", R"({"version":9})"), 404);
   check("POST", agent_path + "/undeploy", admin().post("/v1/agents/draft1/undeploy"), 200);
+  check("GET", agent_path + "/versions/{version}", admin().get("/v1/agents/draft1/versions/1"),
+        200);
+  check("GET", agent_path + "/versions/{version}", admin().get("/v1/agents/draft1/versions/7"),
+        404);
+  check("GET", agent_path + "/versions/{version}", admin().get("/v1/agents/draft1/versions/x"),
+        400);
   check("POST", agent_path + "/blueprints/{blueprint_id}",
         invoke().post(triggerPath("draft1", "hello"), R"({"inputs":{}})"), 409);
   check("POST", agent_path + "/blueprints/{blueprint_id}/test",
         admin().post(triggerPath("draft1", "hello") + "/test"), 200);
+  check("POST", agent_path + "/blueprints/{blueprint_id}/test",
+        admin().post(triggerPath("draft1", "hello") + "/test", R"({"inputs":{"name":"Ada"}})"),
+        200);
+  check("POST", agent_path + "/blueprints/{blueprint_id}/test",
+        admin().post(triggerPath("draft1", "hello") + "/test", R"({"inputs":1})"), 400);
   check("DELETE", agent_path, admin().del("/v1/agents/draft1"), 200);
 
   // Runs and jobs.

@@ -147,6 +147,21 @@ Json AgentService::undeploy(const std::string& agent_id) {
   return describe(agent_id);
 }
 
+Json AgentService::describeVersion(const std::string& agent_id, std::int64_t version) {
+  std::optional<AgentRecord> rec = storage_.getAgent(agent_id);
+  if (!rec) throw ApiError(404, "agent_not_found", "agent '" + agent_id + "' does not exist");
+  std::optional<AgentVersion> v = storage_.getVersion(agent_id, version);
+  if (!v)
+    throw ApiError(404, "version_not_found",
+                   "agent '" + agent_id + "' has no version " + std::to_string(version));
+  return {{"id", agent_id},
+          {"version", v->version},
+          {"deployed", rec->deployed_version == v->version},
+          {"created_at", v->created_at_ms},
+          {"definition", v->definition},
+          {"blueprints", blueprintSummary(v->definition, *plugins_.current())}};
+}
+
 Json AgentService::listDeployed() {
   Json list = Json::array();
   auto catalog = plugins_.current();

@@ -59,6 +59,10 @@ class AgentService {
   Json deploy(const std::string& agent_id, std::optional<std::int64_t> version);
   /// Withdraws the deployed version. Throws ApiError 404.
   Json undeploy(const std::string& agent_id);
+  /// One numbered version as GET /v1/agents/{id}/versions/{n} shows it: its full definition as
+  /// deployed, when it was made, and whether it is the deployed one. Throws ApiError 404
+  /// (agent_not_found, version_not_found).
+  Json describeVersion(const std::string& agent_id, std::int64_t version);
   /// Deployed agents and their API-triggered blueprints (GET /v1/agents).
   Json listDeployed();
 

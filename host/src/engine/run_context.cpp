@@ -33,7 +33,8 @@ RunShared::RunShared(const CompiledAgent& a, const RunOptions& o, RunObserver& o
       options(o),
       observer(obs),
       control(c),
-      deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(o.limits.timeout_ms)) {}
+      started_at(std::chrono::steady_clock::now()),
+      deadline(started_at + std::chrono::milliseconds(o.limits.timeout_ms)) {}
 
 void RunShared::setLimitError(const std::string& message) {
   std::lock_guard<std::mutex> lock(limit_mutex);
@@ -511,6 +512,8 @@ BlockOutcome Execution::runBlock(std::uint32_t local) {
     } else {
       entry.more().end_state_text = o.end_state;
     }
+    entry.start_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(started - run_.started_at).count();
     entry.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();

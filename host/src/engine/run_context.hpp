@@ -29,6 +29,8 @@ struct RunShared {
   const RunOptions& options;
   RunObserver& observer;
   RunControl& control;
+  /// When the top-level run started: the origin of every trace entry's start_us.
+  std::chrono::steady_clock::time_point started_at;
   std::chrono::steady_clock::time_point deadline;
   std::atomic<std::int64_t> steps{0};
   std::atomic<std::size_t> delta_bytes{0};

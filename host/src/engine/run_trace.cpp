@@ -54,6 +54,7 @@ Json RunTrace::toJson() const {
     o.emplace("end_state", !e.end_state.empty() ? std::string(e.end_state)
                            : e.extra            ? e.extra->end_state_text
                                                 : std::string());
+    o.emplace("start_us", e.start_us);
     o.emplace("duration_us", e.duration_us);
     if (e.depth > 0) {
       o.emplace("blueprint", std::string(e.blueprint));

@@ -26,6 +26,9 @@ struct TraceEntry {
   std::string_view end_state;
   /// The blueprint of a nested run (run_blueprint, loop bodies), with depth > 0.
   std::string_view blueprint;
+  /// When the block started, in microseconds after its top-level run started: concurrent
+  /// branches overlap on a timeline only with real start offsets (the end order cannot show it).
+  std::int64_t start_us = 0;
   std::int64_t duration_us = 0;
   std::int32_t depth = 0;
   bool failed = false;
@@ -50,8 +53,8 @@ class RunTrace {
   /// Copies every name the entries view into one buffer of the trace's own, so the trace no
   /// longer needs the compiled agent (which pins its plugins' libraries). Call once, at the end.
   void detach();
-  /// [{"block","type","end_state","duration_us","blueprint"?,"depth"?,"error"?,"logs"?}…], in
-  /// the order the blocks ended.
+  /// [{"block","type","end_state","start_us","duration_us","blueprint"?,"depth"?,"error"?,
+  /// "logs"?}…], in the order the blocks ended.
   Json toJson() const;
   /// Roughly the memory the trace holds, in bytes (for bounds on runs kept after they end).
   std::size_t retainedBytes() const;

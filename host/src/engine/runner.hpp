@@ -59,8 +59,8 @@ struct RunResult {
   std::optional<Json> return_value;
   /// "<block id>: <message>" for errors.
   std::string error;
-  /// [{"block","type","end_state","duration_us","error"?,"logs"?}…]; empty when the run was
-  /// started with RunOptions::defer_trace.
+  /// [{"block","type","end_state","start_us","duration_us","error"?,"logs"?}…]; empty when the run
+  /// was started with RunOptions::defer_trace.
   Json trace = Json::array();
   /// With RunOptions::defer_trace: the trace not yet turned into JSON (RunTrace::toJson());
   /// self-contained (it does not pin the compiled agent or its plugins).

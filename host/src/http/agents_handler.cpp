@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The agent endpoints (DESIGN §2): drafts, deploy/rollback, undeploy. Admin scope. A key with
-// an agents allow-list sees and changes only the agents on it (requireAgentAccess).
+// The agent endpoints (DESIGN §2): drafts, deploy/rollback, undeploy, a numbered version's
+// definition. Admin scope. A key with an agents allow-list sees and changes only the agents on it
+// (requireAgentAccess).
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
 
@@ -56,6 +57,21 @@ void handleDeploy(RequestContext& ctx) {
 void handleUndeploy(RequestContext& ctx) {
   requireAgentAccess(ctx, ctx.params[0]);
   sendJson(ctx.response, 200, ctx.services.agents->undeploy(ctx.params[0]));
+}
+
+void handleGetAgentVersion(RequestContext& ctx) {
+  requireAgentAccess(ctx, ctx.params[0]);
+  // Digits only, no sign, no leading zero, at most 18 of them (so it fits an int64): "1e3",
+  // "+1", " 1", "0x10" and "99999999999999999999" are all refused alike, never parsed loosely.
+  const std::string& text = ctx.params[1];
+  bool digits = !text.empty() && text.size() <= 18 && text[0] != '0';
+  for (char c : text) digits = digits && c >= '0' && c <= '9';
+  if (!digits)
+    throw ApiError(400, "invalid_request",
+                   "version must be a positive whole number (1 to 18 digits), got '" +
+                       text.substr(0, 64) + (text.size() > 64 ? "…" : "") + "'");
+  sendJson(ctx.response, 200,
+           ctx.services.agents->describeVersion(ctx.params[0], std::stoll(text)));
 }
 
 }  // namespace blueprint::host

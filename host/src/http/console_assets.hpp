@@ -11,7 +11,7 @@ namespace blueprint::host {
 
 /// One embedded file, exactly as in the source tree.
 struct EmbeddedAsset {
-  /// Relative to host/console/, with '/' separators (e.g. "vendor/dagre-3.1.3.esm.js").
+  /// Relative to host/console/, with '/' separators (e.g. "app.js"; subdirectories too).
   std::string_view path;
   std::string_view bytes;
   /// A quoted strong ETag from the content's SHA-256, fixed at build time.

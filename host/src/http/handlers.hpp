@@ -62,6 +62,7 @@ void handleGetAgent(RequestContext& ctx);
 void handleDeleteAgent(RequestContext& ctx);
 void handleDeploy(RequestContext& ctx);
 void handleUndeploy(RequestContext& ctx);
+void handleGetAgentVersion(RequestContext& ctx);
 
 // ops_handler.cpp
 void handleBlocks(RequestContext& ctx);

@@ -34,28 +34,45 @@ bool mayAccess(const Principal& who, LiveRun& live) {
   return who.agents == nullptr || who.mayUseAgent(live.snapshot().agent_id);
 }
 
-/// The freshest view of a job: the live run if this host has it, else storage.
-std::optional<JobRecord> findJob(HostServices& s, const std::string& id) {
-  if (auto live = s.registry->find(id)) return live->snapshot();
-  return s.storage->getJob(id);
+/// The inputs a job's run was given: the request body's `inputs` object, or null when the run
+/// had none (a test run of a draft with its trigger's Default result).
+Json inputsOf(const Json& payload) {
+  if (!payload.is_object()) return nullptr;
+  auto it = payload.find("inputs");
+  return it != payload.end() && it->is_object() ? *it : Json(nullptr);
 }
 
-/// Throws job_not_found unless job `id` exists and the request's key may access it.
-void requireJobAccess(RequestContext& ctx, const std::string& id) {
+/// Throws job_not_found unless job `id` exists and the request's key may access it. Returns the
+/// agent version the job runs (0: a test run of a draft).
+std::int64_t requireJobAccess(RequestContext& ctx, const std::string& id) {
   if (std::shared_ptr<LiveRun> live = ctx.services.registry->find(id)) {
     if (!mayAccess(ctx.principal, *live)) throw jobNotFound(id);
-    return;
+    return live->snapshot().agent_version;
   }
   std::optional<JobRecord> stored = ctx.services.storage->getJob(id);
   if (!stored || !mayAccess(ctx.principal, *stored)) throw jobNotFound(id);
+  return stored->agent_version;
 }
 
 }  // namespace
 
 void handleGetJob(RequestContext& ctx) {
-  std::optional<JobRecord> job = findJob(ctx.services, ctx.params[0]);
-  if (!job || !mayAccess(ctx.principal, *job)) throw jobNotFound(ctx.params[0]);
-  sendJson(ctx.response, 200, jobToJson(*job));
+  HostServices& s = ctx.services;
+  const std::string& id = ctx.params[0];
+  std::optional<JobRecord> job;
+  // A sync run's live record carries no payload (copying it per run shows in profiles); the
+  // run keeps its request body beside the record, which is where its inputs are read from.
+  std::shared_ptr<const Json> kept_payload;
+  if (std::shared_ptr<LiveRun> live = s.registry->find(id)) {
+    job = live->snapshot();
+    kept_payload = live->payload();
+  } else {
+    job = s.storage->getJob(id);
+  }
+  if (!job || !mayAccess(ctx.principal, *job)) throw jobNotFound(id);
+  Json body = jobToJson(*job);
+  body["inputs"] = inputsOf(kept_payload && job->payload.empty() ? *kept_payload : job->payload);
+  sendJson(ctx.response, 200, std::move(body));
 }
 
 void handleJobEvents(RequestContext& ctx) {
@@ -156,7 +173,14 @@ void handleCancelJob(RequestContext& ctx) {
 void handleRetryJob(RequestContext& ctx) {
   HostServices& s = ctx.services;
   const std::string& id = ctx.params[0];
-  requireJobAccess(ctx, id);  // before anything changes
+  // Before anything changes. A test run ran a draft (version 0), which no worker can load:
+  // re-running it as a job would only fail again, differently; its inputs are kept now, so the
+  // missing-body check below no longer catches it.
+  if (requireJobAccess(ctx, id) == 0)
+    throw ApiError(409, "job_not_retryable",
+                   "job '" + id +
+                       "' is a test run of a draft, which cannot be retried; run the test again "
+                       "instead");
   auto [job, retried] = s.storage->retryJob(id);
   if (!job) {
     // A sync run whose caller stayed lives only in memory; a failed one can still be retried.
@@ -168,14 +192,14 @@ void handleRetryJob(RequestContext& ctx) {
           409, "job_not_retryable",
           "only jobs that ended in error can be retried; job '" + id + "' is " + j.status);
     // The live record carries no payload; the run kept its request body beside it. Without one
-    // (a test run of a draft) re-running would answer with the trigger's default result instead
-    // of the caller's inputs (issue 11, M4), so it is refused.
+    // re-running would answer with the trigger's default result instead of the caller's inputs
+    // (issue 11, M4), so it is refused.
     std::shared_ptr<const Json> payload = live->payload();
     if (!payload || !payload->is_object() || !payload->contains("inputs"))
       throw ApiError(409, "job_not_retryable",
                      "job '" + id +
-                         "' has no request body kept to re-run it with (a test run of a draft "
-                         "cannot be retried); send the request again instead");
+                         "' has no request body kept to re-run it with; send the request again "
+                         "instead");
     j.payload = *payload;
     j.status = job_status::kQueued;
     j.artifact.reset();

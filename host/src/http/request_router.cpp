@@ -115,6 +115,8 @@ RouteMatch matchRoute(const std::string& method, const std::string& path) {
         on("POST", Route::Undeploy, {p[2]});
       else if (is(4) && p[3] == "jobs")
         on("GET", Route::ListJobs, {p[2]});
+      else if (is(5) && p[3] == "versions")
+        on("GET", Route::GetAgentVersion, {p[2], p[4]});
       else if (is(5) && p[3] == "blueprints")
         on("POST", Route::Trigger, {p[2], p[4]});
       else if (is(6) && p[3] == "blueprints" && p[5] == "jobs")
@@ -245,6 +247,8 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
         return handleDeploy(ctx);
       case Route::Undeploy:
         return handleUndeploy(ctx);
+      case Route::GetAgentVersion:
+        return handleGetAgentVersion(ctx);
       case Route::Blocks:
         return handleBlocks(ctx);
       case Route::ReloadPlugins:

@@ -233,11 +233,16 @@ void handleTrigger(RequestContext& ctx) {
 
 void handleTestRun(RequestContext& ctx) {
   requireAgentAccess(ctx, ctx.params[0]);
-  readJsonBody(ctx, true);  // the editor's button sends nothing; whatever it sends is ignored
+  // The editor's Test button: no body (or `{}`, what it used to send) is the empty payload, so
+  // the trigger answers with its Default result; any other body is a trigger body, checked as
+  // the trigger checks it, and the draft runs with those inputs.
+  Json body = readJsonBody(ctx, true);
+  if (body.is_null()) body = Json::object();
+  if (!body.is_object() || !body.empty()) checkTriggerBody(body);
   auto agent = ctx.services.agents->draft(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
   const std::optional<RunAdmission::Slot> slot = admitSyncRun(ctx, agent->agent_id);
-  streamRun(ctx, std::move(agent), bp, std::make_shared<const Json>(Json::object()));
+  streamRun(ctx, std::move(agent), bp, std::make_shared<const Json>(std::move(body)));
 }
 
 void handleCreateJob(RequestContext& ctx) {

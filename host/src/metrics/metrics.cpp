@@ -7,11 +7,14 @@
 namespace blueprint::host {
 
 const char* routeName(Route r) {
-  static const char* kNames[] = {
-      "trigger",   "create_job", "test_run",         "get_job",        "job_events", "cancel_job",
-      "retry_job", "list_jobs",  "list_agents",      "put_agent",      "get_agent",  "delete_agent",
-      "deploy",    "undeploy",   "blocks",           "reload_plugins", "healthz",    "readyz",
-      "metrics",   "openapi",    "console_redirect", "console_asset",  "not_found"};
+  static const char* kNames[] = {"trigger",        "create_job",        "test_run",
+                                 "get_job",        "job_events",        "cancel_job",
+                                 "retry_job",      "list_jobs",         "list_agents",
+                                 "put_agent",      "get_agent",         "delete_agent",
+                                 "deploy",         "undeploy",          "blocks",
+                                 "reload_plugins", "healthz",           "readyz",
+                                 "metrics",        "openapi",           "console_redirect",
+                                 "console_asset",  "get_agent_version", "not_found"};
   return kNames[static_cast<int>(r)];
 }
 

@@ -34,6 +34,7 @@ enum class Route : int {
   OpenApi,
   ConsoleRedirect,  ///< GET / → /console/ (the web console, not part of the API)
   ConsoleAsset,     ///< GET /console/<file>
+  GetAgentVersion,  ///< GET /v1/agents/{id}/versions/{n}
   NotFound,
   kCount
 };

@@ -53,7 +53,7 @@ struct JobRecord {
   std::optional<std::int64_t> started_at_ms;
   std::optional<std::int64_t> finished_at_ms;
   std::int32_t attempts = 0;
-  /// Per-block trace: [{"block","type","end_state","duration_us","error"?}…].
+  /// Per-block trace: [{"block","type","end_state","start_us","duration_us","error"?}…].
   Json trace = Json::array();
   /// Who holds the run: the fencing token of the current lease (0 when none).
   std::int64_t lease_token = 0;

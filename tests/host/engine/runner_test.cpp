@@ -653,5 +653,52 @@ TEST(Runner, TracesEveryExecutedBlockWithEndStateAndDuration) {
   EXPECT_EQ(traceOf(r, "reply").at("end_state"), "success");
 }
 
+TEST(Runner, TracesStartOffsetsOnWhichConcurrentBranchesOverlap) {
+  // Each rendezvous block waits for the other to start, so their [start, end] intervals must
+  // overlap; the chain around them stays in order.
+  RunResult r = runOnce(agentWith(R"([
+      {"id": "trigger", "type": "api_trigger", "next": {"trigger": ["r1", "r2"]}},
+      {"id": "r1", "type": "test.rendezvous", "fields": {"name": "one", "wait_for": "two"},
+       "next": {"success": "reply"}},
+      {"id": "r2", "type": "test.rendezvous", "fields": {"name": "two", "wait_for": "one"},
+       "next": {"success": "reply"}},
+      {"id": "reply", "type": "return_value", "fields": {"value": "met"}}])"));
+  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+  auto startOf = [&](const char* id) { return traceOf(r, id).at("start_us").get<std::int64_t>(); };
+  auto endOf = [&](const char* id) {
+    return startOf(id) + traceOf(r, id).at("duration_us").get<std::int64_t>();
+  };
+  for (const Json& e : r.trace) EXPECT_GE(e.at("start_us").get<std::int64_t>(), 0) << e.dump();
+  EXPECT_LT(startOf("r1"), endOf("r2")) << describe(r);
+  EXPECT_LT(startOf("r2"), endOf("r1")) << describe(r);
+  EXPECT_GE(startOf("r1"), endOf("trigger")) << describe(r);
+  EXPECT_GE(startOf("reply"), std::max(endOf("r1"), endOf("r2"))) << describe(r);
+}
+
+TEST(Runner, TracesNestedBlocksFromTheTopLevelRunsStart) {
+  // Loop iterations are sub-runs: their offsets count from the top-level run's start, inside
+  // their loop block's interval.
+  RunResult r = runOnce(agentWith(R"([
+      {"id": "trigger", "type": "api_trigger", "next": {"trigger": "each"}},
+      {"id": "each", "type": "test.each", "fields": {"items": ["x", "y"]},
+       "next": {"loop": "label", "success": "reply"}},
+      {"id": "label", "type": "test.echo", "fields": {"value": "@{item}"}},
+      {"id": "reply", "type": "return_value", "fields": {"value": "@{result}"}}])"));
+  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
+  const Json each = traceOf(r, "each");
+  const std::int64_t each_start = each.at("start_us").get<std::int64_t>();
+  const std::int64_t each_end = each_start + each.at("duration_us").get<std::int64_t>();
+  int nested = 0;
+  for (const Json& e : r.trace) {
+    if (e.at("block") != "label") continue;
+    ++nested;
+    const std::int64_t start = e.at("start_us").get<std::int64_t>();
+    EXPECT_GE(start, each_start) << describe(r);
+    // + 1: each offset and duration is truncated to whole microseconds on its own.
+    EXPECT_LE(start + e.at("duration_us").get<std::int64_t>(), each_end + 1) << describe(r);
+  }
+  EXPECT_EQ(nested, 2);
+}
+
 }  // namespace
 }  // namespace blueprint::host
