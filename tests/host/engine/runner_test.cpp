@@ -217,27 +217,10 @@ TEST(Runner, SkipsABlockWhoseOnlyEdgeIsFromAnotherEndState) {
   EXPECT_EQ(tracedBlocks(r), (std::vector<std::string>{"trigger", "fail", "handler"}));
 }
 
-TEST(Runner, RunsIndependentBranchesConcurrently) {
-  // Two 200 ms sleeps on independent branches: each records its start and end in state. Both
-  // must start before either ends (a sequential engine could never do that).
-  RunResult r = runOnce(agentWith(R"([
-      {"id": "trigger", "type": "api_trigger", "next": {"trigger": ["s1", "s2"]}},
-      {"id": "s1", "type": "test.sleep", "fields": {"ms": 200, "mark": "s1"},
-       "next": {"success": "reply"}},
-      {"id": "s2", "type": "test.sleep", "fields": {"ms": 200, "mark": "s2"},
-       "next": {"success": "reply"}},
-      {"id": "reply", "type": "return_value", "fields": {"value": "@{state.marks}"}}])"));
-  ASSERT_EQ(r.status, RunResult::Status::Completed) << describe(r);
-  const Json& m = *r.return_value;
-  const std::int64_t last_start = std::max(m.at("s1").at("start").get<std::int64_t>(),
-                                           m.at("s2").at("start").get<std::int64_t>());
-  const std::int64_t first_end =
-      std::min(m.at("s1").at("end").get<std::int64_t>(), m.at("s2").at("end").get<std::int64_t>());
-  EXPECT_LT(last_start, first_end) << m.dump();
-}
-
 TEST(Runner, LetsIndependentBranchesMeet) {
   // Each rendezvous block waits (up to 20 s) for the other's flag: only concurrent runs meet.
+  // (This replaces a check that two 200 ms sleeps overlapped, which a loaded machine could
+  // fail by starting the second lane late: proof by meeting needs no clock.)
   RunResult r = runOnce(agentWith(R"([
       {"id": "trigger", "type": "api_trigger", "next": {"trigger": ["r1", "r2"]}},
       {"id": "r1", "type": "test.rendezvous", "fields": {"name": "one", "wait_for": "two"},
