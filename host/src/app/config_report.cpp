@@ -90,6 +90,8 @@ const ConfigKey kKeys[] = {
     {"max_concurrent_runs_per_agent",
      [](const HostConfig& c) -> Json { return c.max_concurrent_runs_per_agent; }, Needs::Nothing,
      Shown::AsIs},
+    {"store_sync_runs", [](const HostConfig& c) -> Json { return c.store_sync_runs; },
+     Needs::Nothing, Shown::AsIs},
     {"job_lease_ms", [](const HostConfig& c) -> Json { return c.job_lease_ms; }, Needs::Nothing,
      Shown::AsIs},
     {"job_poll_ms", [](const HostConfig& c) -> Json { return c.job_poll_ms; }, Needs::Nothing,

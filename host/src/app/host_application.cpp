@@ -91,6 +91,9 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("max-lane-threads-per-run", "N", "threads one run may use for parallel blocks (default 32)");
   flag("max-lane-threads-per-host", "N",
        "threads all runs together may use for parallel blocks (default 256)");
+  flag("store-sync-runs", "auto|always|never",
+       "write finished sync runs to storage so every host sharing it finds them (auto: on "
+       "PostgreSQL)");
   flag("max-concurrent-runs", "N",
        "runs in flight on this host; over it sync runs get 429 and jobs wait (default 1024, 0: "
        "no limit)");
@@ -290,6 +293,13 @@ int HostApplication::main(const std::vector<std::string>& args) {
   services.heartbeat = &heartbeat;
   services.run_options = &run_options;
   services.admission = &admission;
+  // Sync runs written behind for the other hosts: by default only where there are others, i.e.
+  // on shared storage (a lone SQLite host keeps them in memory, as the hot path prefers).
+  std::unique_ptr<SyncRunRecorder> recorder;
+  if (config.store_sync_runs == "always" ||
+      (config.store_sync_runs == "auto" && storage->backendName() == "postgresql"))
+    recorder = std::make_unique<SyncRunRecorder>(*storage, 100000, std::chrono::milliseconds(100));
+  services.recorder = recorder.get();
 
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(config.threads);
@@ -380,6 +390,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   worker.stop();
   registry.cancelAll();
   connections->stopAll(false);
+  if (recorder) recorder->stop();  // the last runs' records, before storage closes
   stopping = true;
   pthread_kill(signal_thread.native_handle(), SIGHUP);
   signal_thread.join();

@@ -44,6 +44,12 @@ std::int64_t parseInt(const std::string& text, const std::string& key) {
 }
 
 /// Depth 0 refuses every object; past a few thousand levels a recursive walk overflows the stack.
+void checkStoreSyncRuns(const std::string& mode, const std::string& what) {
+  if (mode != "auto" && mode != "always" && mode != "never")
+    throw std::runtime_error(what + " must be \"auto\", \"always\" or \"never\", not \"" + mode +
+                             "\"");
+}
+
 void checkJsonMaxDepth(std::size_t depth, const std::string& what) {
   if (depth < 1 || depth > kMaxJsonMaxDepth)
     throw std::runtime_error(what + " must be between 1 and " + std::to_string(kMaxJsonMaxDepth));
@@ -140,6 +146,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       max_concurrent_runs = getAs<int>(v, key, source);
     else if (key == "max_concurrent_runs_per_agent")
       max_concurrent_runs_per_agent = getAs<int>(v, key, source);
+    else if (key == "store_sync_runs")
+      store_sync_runs = getAs<std::string>(v, key, source);
     else if (key == "job_lease_ms")
       job_lease_ms = getAs<std::int64_t>(v, key, source);
     else if (key == "job_poll_ms")
@@ -192,6 +200,7 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (threads < 1 || min_threads < 1 || min_threads > threads)
     throw std::runtime_error(source + ": need 1 <= min_threads <= threads");
   if (job_workers < 0) throw std::runtime_error(source + ": job_workers must be >= 0");
+  checkStoreSyncRuns(store_sync_runs, source + ": store_sync_runs");
   if (max_concurrent_runs < 0 || max_concurrent_runs_per_agent < 0)
     throw std::runtime_error(source +
                              ": max_concurrent_runs and max_concurrent_runs_per_agent "
@@ -271,7 +280,10 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
         static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_lane_threads_per_host")));
   else if (name == "console")
     console = parseBool(value, name);
-  else if (name == "max-concurrent-runs" || name == "max_concurrent_runs")
+  else if (name == "store-sync-runs" || name == "store_sync_runs") {
+    store_sync_runs = value;
+    checkStoreSyncRuns(store_sync_runs, name);
+  } else if (name == "max-concurrent-runs" || name == "max_concurrent_runs")
     max_concurrent_runs =
         static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_concurrent_runs")));
   else if (name == "max-concurrent-runs-per-agent" || name == "max_concurrent_runs_per_agent")
@@ -301,6 +313,7 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_MAX_LANE_THREADS_PER_HOST", "max_lane_threads_per_host"},
       {"BLUEPRINT_CONSOLE", "console"},
       {"BLUEPRINT_MAX_CONCURRENT_RUNS", "max_concurrent_runs"},
+      {"BLUEPRINT_STORE_SYNC_RUNS", "store_sync_runs"},
       {"BLUEPRINT_MAX_CONCURRENT_RUNS_PER_AGENT", "max_concurrent_runs_per_agent"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
@@ -349,6 +362,7 @@ Json HostConfig::toJson() const {
           {"job_queue_limit", job_queue_limit},
           {"max_concurrent_runs", max_concurrent_runs},
           {"max_concurrent_runs_per_agent", max_concurrent_runs_per_agent},
+          {"store_sync_runs", store_sync_runs},
           {"job_lease_ms", job_lease_ms},
           {"job_poll_ms", job_poll_ms},
           {"job_max_attempts", job_max_attempts},

@@ -57,6 +57,9 @@ struct HostConfig {
   /// it a sync run is answered 429 + Retry-After and a job waits for a slot.
   int max_concurrent_runs = 1024;
   int max_concurrent_runs_per_agent = 0;
+  /// Finished sync runs written to storage behind their runs (so every host sharing it finds
+  /// them): "auto" (shared storage, i.e. PostgreSQL), "always", "never".
+  std::string store_sync_runs = "auto";
   std::int64_t job_lease_ms = 15000;  ///< renewed every third of it while the run lasts
   std::int64_t job_poll_ms = 500;     ///< idle workers' fallback poll (PostgreSQL also NOTIFYs)
   int job_max_attempts = 5;           ///< claims of one job before it ends in `error`

@@ -14,6 +14,7 @@
 #include "jobs/queue_depth.hpp"
 #include "jobs/run_admission.hpp"
 #include "jobs/run_registry.hpp"
+#include "jobs/sync_run_recorder.hpp"
 #include "metrics/metrics.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "storage/storage.hpp"
@@ -33,6 +34,7 @@ struct HostServices {
   StreamHeartbeat* heartbeat = nullptr;
   const RunOptions* run_options = nullptr;
   RunAdmission* admission = nullptr;
+  SyncRunRecorder* recorder = nullptr;  ///< null: sync runs stay in this host's memory
   std::atomic<bool> ready{false};
 };
 

@@ -211,6 +211,9 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
       Poco::Logger::get("blueprint.http")
           .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));
     }
+  } else if (s.recorder != nullptr) {
+    // Written behind the run, in a batch, for the other hosts sharing the storage.
+    s.recorder->record(std::move(final_record), payload, result.deferred_trace, live->allEvents());
   }
   s.registry->retire(live);
   s.metrics->countRun(0, status_index,

@@ -811,6 +811,23 @@ struct PostgresStorage::Impl {
   }
 
   /// Binds every kJobColumns value of `job` as $1…$17, in order.
+  /// An upsert keeps the idempotency key the job was created with.
+  static void upsertJob(Session& session, const JobRecord& job) {
+    Statement stmt(session);
+    stmt << "INSERT INTO jobs (" << kJobColumns << ") VALUES (" << kJobValues
+         << ") ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
+            " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
+            " status = excluded.status, payload = excluded.payload,"
+            " artifact = excluded.artifact, error = excluded.error,"
+            " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
+            " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
+            " trace = excluded.trace, lease_token = excluded.lease_token,"
+            " lease_until_ms = excluded.lease_until_ms,"
+            " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
+    bindJob(stmt, job);
+    stmt.execute();
+  }
+
   static void bindJob(Statement& stmt, const JobRecord& job) {
     stmt.addBind(bind(job.job_id));
     stmt.addBind(bind(job.agent_id));
@@ -1046,21 +1063,18 @@ std::pair<JobRecord, bool> PostgresStorage::createJob(const JobRecord& job,
 }
 
 void PostgresStorage::putJob(const JobRecord& job) {
-  impl_->run("putJob", [&](Session& session) {
-    // An upsert keeps the idempotency key the job was created with.
-    Statement stmt(session);
-    stmt << "INSERT INTO jobs (" << kJobColumns << ") VALUES (" << kJobValues
-         << ") ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
-            " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
-            " status = excluded.status, payload = excluded.payload,"
-            " artifact = excluded.artifact, error = excluded.error,"
-            " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
-            " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
-            " trace = excluded.trace, lease_token = excluded.lease_token,"
-            " lease_until_ms = excluded.lease_until_ms,"
-            " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
-    Impl::bindJob(stmt, job);
-    stmt.execute();
+  impl_->run("putJob", [&](Session& session) { Impl::upsertJob(session, job); });
+}
+
+void PostgresStorage::putFinishedRuns(const std::vector<FinishedRun>& runs) {
+  if (runs.empty()) return;
+  impl_->run("putFinishedRuns", [&](Session& session) {
+    Transaction tx(session);
+    for (const FinishedRun& run : runs) {
+      Impl::upsertJob(session, run.job);
+      if (!run.events.empty()) Impl::insertEvents(session, run.job.job_id, run.events);
+    }
+    tx.commit();
   });
 }
 

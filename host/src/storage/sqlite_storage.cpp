@@ -449,6 +449,25 @@ struct SqliteStorage::Impl {
   }
 
   /// Binds every kJobColumns value of `job`, in order.
+  /// An upsert rather than INSERT OR REPLACE: REPLACE deletes the row first and would drop the
+  /// idempotency key the job was created with.
+  static void upsertJob(Session& session, const JobRecord& job) {
+    Statement stmt(session);
+    stmt << "INSERT INTO jobs (" << kJobColumns
+         << ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
+            " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
+            " status = excluded.status, payload = excluded.payload,"
+            " artifact = excluded.artifact, error = excluded.error,"
+            " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
+            " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
+            " trace = excluded.trace, lease_token = excluded.lease_token,"
+            " lease_until_ms = excluded.lease_until_ms,"
+            " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
+    bindJob(stmt, job);
+    stmt.execute();
+  }
+
   static void bindJob(Statement& stmt, const JobRecord& job) {
     stmt.addBind(bind(job.job_id));
     stmt.addBind(bind(job.agent_id));
@@ -761,23 +780,18 @@ std::pair<JobRecord, bool> SqliteStorage::createJob(const JobRecord& job,
 }
 
 void SqliteStorage::putJob(const JobRecord& job) {
-  impl_->run("putJob", [&] {
-    // An upsert rather than INSERT OR REPLACE: REPLACE deletes the row first and would drop the
-    // idempotency key the job was created with.
-    Statement stmt(impl_->session);
-    stmt << "INSERT INTO jobs (" << kJobColumns
-         << ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
-            " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
-            " status = excluded.status, payload = excluded.payload,"
-            " artifact = excluded.artifact, error = excluded.error,"
-            " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
-            " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
-            " trace = excluded.trace, lease_token = excluded.lease_token,"
-            " lease_until_ms = excluded.lease_until_ms,"
-            " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
-    Impl::bindJob(stmt, job);
-    stmt.execute();
+  impl_->run("putJob", [&] { Impl::upsertJob(impl_->session, job); });
+}
+
+void SqliteStorage::putFinishedRuns(const std::vector<FinishedRun>& runs) {
+  if (runs.empty()) return;
+  impl_->run("putFinishedRuns", [&] {
+    WriteTransaction tx(impl_->session);
+    for (const FinishedRun& run : runs) {
+      Impl::upsertJob(impl_->session, run.job);
+      if (!run.events.empty()) impl_->insertEvents(run.job.job_id, run.events);
+    }
+    tx.commit();
   });
 }
 

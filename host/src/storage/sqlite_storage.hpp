@@ -40,6 +40,7 @@ class SqliteStorage final : public Storage {
   std::pair<JobRecord, bool> createJob(const JobRecord& job,
                                        const std::string& idempotency_key) override;
   void putJob(const JobRecord& job) override;
+  void putFinishedRuns(const std::vector<FinishedRun>& runs) override;
   std::optional<JobRecord> getJob(const std::string& job_id) override;
   JobPage listJobs(const JobQuery& query) override;
   std::int64_t countQueued() override;

@@ -84,6 +84,12 @@ struct AgentRecord {
 };
 
 /// Filter and page for listJobs.
+/// A finished run and its events, stored together (Storage::putFinishedRuns).
+struct FinishedRun {
+  JobRecord job;
+  std::vector<std::string> events;
+};
+
 struct JobQuery {
   std::string agent_id;  // empty = jobs of every agent
   std::optional<std::string> status;
@@ -145,6 +151,14 @@ class Storage {
   /// Inserts a finished or running job as it is (a sync run whose caller left). Replaces a job
   /// with the same id (which keeps the idempotency key it was created with).
   virtual void putJob(const JobRecord& job) = 0;
+  /// Inserts finished runs with their events, as putJob and appendEvents would, in one
+  /// transaction where the backend has them (SyncRunRecorder's batches).
+  virtual void putFinishedRuns(const std::vector<FinishedRun>& runs) {
+    for (const FinishedRun& run : runs) {
+      putJob(run.job);
+      appendEvents(run.job.job_id, run.events);
+    }
+  }
   virtual std::optional<JobRecord> getJob(const std::string& job_id) = 0;
   virtual JobPage listJobs(const JobQuery& query) = 0;
   /// Number of jobs in `queued` status (for the queue bound).
