@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "block_abi.h"
+#include "fields.hpp"
 #include "json_limits.hpp"
 #include "native_json.hpp"
 
