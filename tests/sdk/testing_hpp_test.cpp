@@ -78,6 +78,9 @@ TEST(FieldDefaults, GivenValueWinsUnlessNull) {
             (blueprint::testing::Json{{"level", "info"}, {"text", "x"}}));
   EXPECT_EQ(blueprint::withFieldDefaults(manifest, {{"level", "error"}, {"extra", 1}}),
             (blueprint::testing::Json{{"level", "error"}, {"extra", 1}}));
+  // Null without a default: left out, as the host compiles it.
+  EXPECT_EQ(blueprint::withFieldDefaults(manifest, {{"text", nullptr}}),
+            (blueprint::testing::Json{{"level", "info"}}));
 }
 
 TEST(PluginUnderTest, RefusesAMissingLibrary) {

@@ -23,9 +23,10 @@ inline const nlohmann::json* fieldValueOrDefault(const nlohmann::json& given_fie
   return default_value;
 }
 
-/// `fields` with the defaults of `block_manifest` (one entry of a manifest's "blocks" list)
-/// applied by fieldValueOrDefault: a field the manifest declares with a `default` that `fields`
-/// leaves out or sets to null takes the default. Other fields pass unchanged.
+/// `fields` as the host hands them to run() for a block described by `block_manifest` (one entry
+/// of a manifest's "blocks" list), by fieldValueOrDefault: a declared field that `fields` leaves
+/// out or sets to null takes its `default`, or is left out when it has none. Fields the manifest
+/// does not declare pass unchanged (the host refuses such a blueprint at deploy).
 inline nlohmann::json withFieldDefaults(const nlohmann::json& block_manifest,
                                         nlohmann::json fields) {
   if (!fields.is_object()) return fields;
@@ -34,11 +35,15 @@ inline nlohmann::json withFieldDefaults(const nlohmann::json& block_manifest,
   for (const nlohmann::json& field : *declared) {
     if (!field.is_object()) continue;
     const auto name = field.find("name");
-    const auto default_value = field.find("default");
-    if (name == field.end() || !name->is_string() || default_value == field.end()) continue;
+    if (name == field.end() || !name->is_string()) continue;
     const std::string& field_name = name->get_ref<const std::string&>();
-    const nlohmann::json* chosen = fieldValueOrDefault(fields, field_name, &*default_value);
-    if (chosen == &*default_value) fields[field_name] = *default_value;
+    const auto default_value = field.find("default");
+    const nlohmann::json* chosen = fieldValueOrDefault(
+        fields, field_name, default_value == field.end() ? nullptr : &*default_value);
+    if (chosen == nullptr)
+      fields.erase(field_name);
+    else if (default_value != field.end() && chosen == &*default_value)
+      fields[field_name] = *default_value;
   }
   return fields;
 }

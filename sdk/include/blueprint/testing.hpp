@@ -83,8 +83,8 @@ class PluginUnderTest {
     return Json::parse(plugin_->manifest_json, plugin_->manifest_json + plugin_->manifest_size);
   }
 
-  /// Runs block type `type` once with `fields` (already rendered: no templates here); fields the
-  /// manifest gives a default and `fields` leaves out or sets to null take that default.
+  /// Runs block type `type` once with `fields` (already rendered: no templates here); a declared
+  /// field left out or set to null takes its manifest default, or is left out without one.
   RunOutcome run(const std::string& type, const Json& fields) { return run(type, fields, host_); }
   RunOutcome run(const std::string& type, const Json& fields, TestHost& host) {
     const bp_block_vtable* vt = find(type);
