@@ -18,25 +18,21 @@ BlockSpec KvStorage::spec() {
       .example(R"({"action":"set","key":"greeting","value":"hi"})", R"("hi")");
 }
 
-Result KvStorage::run(Context& ctx, const Json& fields) {
+Result KvStorage::run(Context& ctx, const Json& json) {
+  const Fields fields(json);
   // Both may come from templates that resolved to null: name the field instead of throwing.
-  const Json action_field = fields.value("action", Json());
-  const Json key_field = fields.value("key", Json());
-  if (!action_field.is_string())
-    return Result::error("action is " + std::string(action_field.type_name()) +
-                         ", not get, set or delete");
-  if (!key_field.is_string() || key_field.get_ref<const std::string&>().empty())
-    return Result::error("key is empty");
-  const std::string& action = action_field.get_ref<const std::string&>();
-  const std::string& key = key_field.get_ref<const std::string&>();
-  if (action == "get") return Result::success(ctx.kvGet(key).value_or(Json()));
-  if (action == "set") {
-    Json value = fields.value("value", Json());
+  const std::optional<std::string> action = fields.optional<std::string>("action");
+  if (!action) return Result::error("action is null, not get, set or delete");
+  const std::string key = fields.optional<std::string>("key").value_or("");
+  if (key.empty()) return Result::error("key is empty");
+  if (*action == "get") return Result::success(ctx.kvGet(key).value_or(Json()));
+  if (*action == "set") {
+    Json value = fields.optional<Json>("value").value_or(Json());
     ctx.kvSet(key, value);
     return Result::success(std::move(value));
   }
-  if (action == "delete") return Result::success(ctx.kvDelete(key));
-  return Result::error("action '" + action + "' is not get, set or delete");
+  if (*action == "delete") return Result::success(ctx.kvDelete(key));
+  return Result::error("action '" + *action + "' is not get, set or delete");
 }
 
 }  // namespace blueprint::core

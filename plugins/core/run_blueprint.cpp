@@ -20,12 +20,11 @@ BlockSpec RunBlueprint::spec() {
                R"("Hello, Ada")");
 }
 
-Result RunBlueprint::run(Context& ctx, const Json& fields) {
-  const Json id_field = fields.value("blueprint_id", Json());
-  if (!id_field.is_string() || id_field.get_ref<const std::string&>().empty())
-    return Result::error("blueprint_id is empty");
-  const std::string& id = id_field.get_ref<const std::string&>();
-  Json payload = fields.value("payload", Json());
+Result RunBlueprint::run(Context& ctx, const Json& json) {
+  const Fields fields(json);
+  const std::string id = fields.optional<std::string>("blueprint_id").value_or("");
+  if (id.empty()) return Result::error("blueprint_id is empty");
+  Json payload = fields.optional<Json>("payload").value_or(Json());
   if (payload.is_string()) {
     // Bounded like every JSON from outside: text nested past the limit stays text.
     JsonParse parsed = parseJsonLimited(payload.get_ref<const std::string&>(), ctx.jsonMaxDepth());

@@ -20,4 +20,33 @@ function(blueprint_add_block name)
   add_custom_command(TARGET ${name} POST_BUILD VERBATIM COMMAND ${CMAKE_COMMAND}
     -DPLUGIN=$<TARGET_FILE:${name}> -P "${_BLUEPRINT_SDK_CMAKE_DIR}/CheckPlugin.cmake")
 endfunction()
+
+# blueprint_add_block_test(<name> <block target> <sources>...): a GoogleTest executable run by
+# ctest that loads the built <block target> through blueprint/testing.hpp (its path is the
+# PLUGIN_PATH macro). GoogleTest is required: without it configuring fails here, instead of
+# leaving a project whose `ctest` passes without running a single test. For the same reason the
+# directory must call enable_testing() first (a function cannot do it for its caller).
+# SINCE: SDK 1.2.1
+function(blueprint_add_block_test name block)
+  if(NOT CMAKE_TESTING_ENABLED)
+    message(FATAL_ERROR
+      "blueprint_add_block_test(${name}): call enable_testing() in this CMakeLists.txt before "
+      "it, or ctest finds no tests and passes without running any.")
+  endif()
+  if(NOT TARGET GTest::gtest_main)
+    find_package(GTest QUIET)
+    if(NOT TARGET GTest::gtest_main)
+      message(FATAL_ERROR
+        "blueprint_add_block_test(${name}): GoogleTest was not found, so the tests of ${block} "
+        "cannot be built. Install it (Debian/Ubuntu: sudo apt install libgtest-dev), or configure "
+        "with -DBUILD_TESTING=OFF to build the block without its tests (the `blueprint new-block` "
+        "project then skips them).")
+    endif()
+  endif()
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE Blueprint::sdk GTest::gtest_main ${CMAKE_DL_LIBS})
+  target_compile_definitions(${name} PRIVATE PLUGIN_PATH="$<TARGET_FILE:${block}>")
+  add_dependencies(${name} ${block})
+  add_test(NAME ${name} COMMAND ${name})
+endfunction()
 include("${CMAKE_CURRENT_LIST_DIR}/BlueprintPackageBlock.cmake")  # blueprint_package_block()

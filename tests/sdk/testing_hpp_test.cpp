@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // blueprint/testing.hpp against our real core_blocks.so: what a block author's gtest looks like.
-#include <blueprint/testing.hpp>
 #include <gtest/gtest.h>
+#include <blueprint/testing.hpp>
 
 extern "C" int blueprint_abi_compiles_as_c(void);
 int blueprint_abi_compiles_as_cpp();
@@ -46,6 +46,41 @@ TEST(PluginUnderTest, ExposesTheManifest) {
   bool found = false;
   for (const auto& b : manifest["blocks"]) found = found || b["type"] == "return_value";
   EXPECT_TRUE(found);
+}
+
+// A block that relies on its manifest default (test.rendezvous reads `timeout_ms`, default
+// 20000, with fields.at) runs in the harness as in the host: left out or null, the default
+// applies.
+TEST(PluginUnderTest, AppliesManifestDefaultsLikeTheHost) {
+  blueprint::testing::PluginUnderTest plugin(std::string(BLUEPRINT_FIXTURE_PLUGIN_DIR) +
+                                             "/test_blocks/test_blocks.so");
+  plugin.host().state["rendezvous"]["b"] = true;
+  auto left_out = plugin.run("test.rendezvous", {{"name", "a"}, {"wait_for", "b"}});
+  EXPECT_EQ(left_out.error, "");
+  EXPECT_EQ(left_out.end_state, "success");
+  EXPECT_EQ(left_out.output, "met");
+  auto null =
+      plugin.run("test.rendezvous", {{"name", "a"}, {"wait_for", "b"}, {"timeout_ms", nullptr}});
+  EXPECT_EQ(null.error, "");
+  EXPECT_EQ(null.output, "met");
+}
+
+// The defaults come from the same rule the host compiles blueprints with.
+TEST(FieldDefaults, GivenValueWinsUnlessNull) {
+  const blueprint::testing::Json manifest = {
+      {"type", "t"},
+      {"fields",
+       {{{"name", "level"}, {"type", "string"}, {"default", "info"}},
+        {{"name", "text"}, {"type", "string"}}}}};
+  EXPECT_EQ(blueprint::withFieldDefaults(manifest, blueprint::testing::Json::object()),
+            (blueprint::testing::Json{{"level", "info"}}));
+  EXPECT_EQ(blueprint::withFieldDefaults(manifest, {{"level", nullptr}, {"text", "x"}}),
+            (blueprint::testing::Json{{"level", "info"}, {"text", "x"}}));
+  EXPECT_EQ(blueprint::withFieldDefaults(manifest, {{"level", "error"}, {"extra", 1}}),
+            (blueprint::testing::Json{{"level", "error"}, {"extra", 1}}));
+  // Null without a default: left out, as the host compiles it.
+  EXPECT_EQ(blueprint::withFieldDefaults(manifest, {{"text", nullptr}}),
+            (blueprint::testing::Json{{"level", "info"}}));
 }
 
 TEST(PluginUnderTest, RefusesAMissingLibrary) {

@@ -2,6 +2,7 @@
 #include "engine/compiled_blueprint.hpp"
 
 #include <algorithm>
+#include <blueprint/field_defaults.hpp>
 
 #include "blueprint/blueprint_validator.hpp"
 #include "engine/field_conversion.hpp"
@@ -92,14 +93,11 @@ Subgraph buildSubgraph(const CompiledBlueprint& bp, const std::vector<std::size_
 void compileFields(const BlockDef& def, CompiledBlock& block) {
   const BlockType& type = *block.type;
   for (const FieldSpec& spec : type.fields) {
-    Json value;
-    auto it = def.fields.find(spec.name);
-    if (it != def.fields.end() && !it->is_null())
-      value = *it;
-    else if (spec.default_value)
-      value = *spec.default_value;
-    else
-      continue;
+    // The same rule blueprint/testing.hpp applies, so blocks see these fields in their tests.
+    const Json* chosen = fieldValueOrDefault(def.fields, spec.name,
+                                             spec.default_value ? &*spec.default_value : nullptr);
+    if (chosen == nullptr) continue;
+    Json value = *chosen;
     CompiledField field;
     field.name = spec.name;
     field.spec = &spec;

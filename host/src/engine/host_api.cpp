@@ -323,6 +323,8 @@ bp_host_api makeHostApi(BlockCall* call, bool native) {
   api.kv_set = &kvSet;
   api.kv_delete = &kvDelete;
   api.setting_get = &settingGet;
+  // BP_EXT_NATIVE_JSON (block_abi.h): only for a plugin that opted in with the host's layout tag;
+  // every other plugin finds these NULL and keeps the plain C contract.
   api.state_set_native = native ? &stateSetNative : nullptr;
   api.env_get_native = native ? &envGetNative : nullptr;
   return api;

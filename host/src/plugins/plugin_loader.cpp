@@ -212,7 +212,11 @@ PluginLoadResult PluginLoader::load(const fs::path& file, std::uint64_t generati
   if (!library.has(BP_PLUGIN_ENTRY_SYMBOL)) return fail("does not export bp_plugin_v1");
   auto entry = library.get<const bp_plugin*()>(BP_PLUGIN_ENTRY_SYMBOL);
   const bp_plugin* plugin = entry();
-  if (plugin == nullptr) return fail("bp_plugin_v1() returned NULL");
+  if (plugin == nullptr)
+    return fail(
+        "bp_plugin_v1() returned NULL: the plugin refused to describe itself (an SDK plugin "
+        "does this when building its manifest throws, e.g. a BlockSpec example that is not JSON; "
+        "it writes the reason to the host's standard error)");
   if (plugin->struct_size < offsetof(bp_plugin, blocks) + sizeof(void*))
     return fail("bp_plugin struct is too small (" + std::to_string(plugin->struct_size) +
                 " bytes); rebuild it against the current SDK");
@@ -230,7 +234,8 @@ PluginLoadResult PluginLoader::load(const fs::path& file, std::uint64_t generati
   std::string manifest_error;
   try {
     manifest_error = parseManifest(*plugin, types);
-    // ABI 1.2: JSON crosses natively when the plugin's nlohmann/json layout is the host's own.
+    // BP_EXT_NATIVE_JSON (ABI 1.2, block_abi.h): on only for a plugin that opted in with a
+    // layout tag equal to the host's own, byte for byte; every other plugin keeps JSON text.
     const bool native = plugin->struct_size >= offsetof(bp_plugin, native_json) + sizeof(void*) &&
                         plugin->native_json != nullptr &&
                         blueprint::nativeJsonTag() == plugin->native_json;

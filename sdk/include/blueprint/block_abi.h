@@ -4,14 +4,39 @@
  *  A plugin is a shared library that exports exactly one symbol, `bp_plugin_v1`, returning a
  *  `bp_plugin` that lists its block types. Everything crosses as plain C: JSON travels as UTF-8
  *  text (pointer + length), output goes into host-owned sinks, results are `bp_status` codes.
- *  No C++ type, exception or allocation crosses the boundary.
+ *  No C++ type, exception or allocation crosses the boundary. The one exception is an opt-in
+ *  extension, BP_EXT_NATIVE_JSON (its own section at the end of this file): only a plugin that
+ *  sets `bp_plugin.native_json`, and only when the host finds the same JSON library layout on
+ *  both sides, is ever handed a C++ object. A plugin that leaves it NULL (every C plugin) sees
+ *  the plain C contract alone; its extension members are NULL.
  *
  *  Versioning: `abi_major` must equal the host's; `abi_minor` must be <= the host's. Structs only
  *  grow at the end, and a reader touches a member only when `struct_size` covers it, so a plugin
- *  built for minor 0 keeps loading into a host of minor 3 without a rebuild.
+ *  built for minor 0 keeps loading into a host of minor 3 without a rebuild. The first three
+ *  members of bp_plugin (`struct_size`, `abi_major`, `abi_minor`) and the leading `struct_size`
+ *  of every other struct are frozen for every major: the static assertions below pin them.
  *
  *  Lifecycle, as the host drives it:
  *    bp_plugin_v1() -> init() -> { create() -> run()* -> destroy() }* -> deinit() -> dlclose
+ *
+ *  Threads, as the host calls (each member's THREADING note says the same):
+ *  - bp_plugin_v1() and init(): on the thread that loads the library (the host's start-up thread,
+ *    its plugin-directory watcher, its signal thread on SIGHUP, or the HTTP thread serving
+ *    POST /v1/plugins/reload). Loads are serialised host-wide: no two inits run at once, and
+ *    init() returns before any other call into that copy of the library.
+ *  - create(): on whichever host thread compiles a blueprint using the type (deploy, a test run,
+ *    the first trigger after a plugin reload, the reloading thread recompiling deployed agents).
+ *    Several create() calls, also for the same type, may run at once, and alongside run() and
+ *    destroy() of other instances.
+ *  - run(): on request, job and fan-out threads; concurrently, also on one instance.
+ *  - destroy(): exactly once per instance, on whichever host thread drops the last reference to
+ *    the compiled blueprint, after every run() on that instance has returned.
+ *  - deinit(): on whichever host thread drops the last reference to the loaded library (the
+ *    reloading thread, or the one that ends its last run), after every instance is destroyed;
+ *    no other call into that copy runs at the same time. It is often not init()'s thread.
+ *  Each load is a private copy (DESIGN §5): two generations of one plugin have separate globals
+ *  and may run side by side. `--probe-plugins` also loads every new build once in a child
+ *  process first (bp_plugin_v1, init, deinit there, on its main thread).
  *
  *  Minimal use (C):
  *    static int32_t my_run(void *inst, const bp_run_args *a) {
@@ -120,13 +145,14 @@ typedef struct bp_host_api {
    *  `block_settings.<type>.<name>`) as JSON into `out`; BP_STATUS_NOT_FOUND if unset.
    *  SINCE: 1.1 */
   bp_status (*setting_get)(void *ctx, const char *name, size_t name_size, bp_sink *out);
-  /** Like state_set, with the value as a native JSON object (`nlohmann::json *`) that the host
-   *  moves from instead of parsing text. NULL unless the host passes this block native JSON
-   *  (bp_plugin.native_json matched); see bp_run_args.fields_native. SINCE: 1.2 */
+  /** EXTENSION BP_EXT_NATIVE_JSON: like state_set, with the value as a native JSON object
+   *  (`nlohmann::json *`) that the host moves from instead of parsing text. NULL unless the
+   *  extension is on for this plugin (see the section at the end of this file). SINCE: 1.2 */
   bp_status (*state_set_native)(void *ctx, const char *path, size_t path_size, void *value,
                                 bp_sink *error);
-  /** Like env_get, copying the value into the native JSON object `out` (`nlohmann::json *`)
-   *  instead of writing text. NULL unless the block gets native JSON. SINCE: 1.2 */
+  /** EXTENSION BP_EXT_NATIVE_JSON: like env_get, copying the value into the native JSON object
+   *  `out` (`nlohmann::json *`) instead of writing text. NULL unless the extension is on for
+   *  this plugin. SINCE: 1.2 */
   bp_status (*env_get_native)(void *ctx, const char *path, size_t path_size, void *out);
 } bp_host_api;
 
@@ -146,31 +172,36 @@ typedef struct bp_run_args {
   bp_sink error;
   /** Optional: the end state to take, overriding success/error (e.g. `true`, `loop`). */
   bp_sink end_state;
-  /** The native JSON fast path, SINCE: 1.2. Set only when the plugin's bp_plugin.native_json
-   *  equals the host's tag (same nlohmann/json, same C++ library): then `fields_native` is the
-   *  fields object as a host-owned `const nlohmann::json *` and `fields_json` is NULL with
-   *  `fields_size` 0; `output_native` is a host-owned `nlohmann::json *` (null) the block may
-   *  move its result into instead of writing `output` (text written to `output` wins).
-   *  Otherwise both are NULL and the text members above are used. LIFETIME: until run()
+  /** EXTENSION BP_EXT_NATIVE_JSON, SINCE: 1.2. NULL unless the extension is on for this
+   *  plugin (see the section at the end of this file), and then the text members above are
+   *  used. When it is on, `fields_native` is the fields object as a host-owned
+   *  `const nlohmann::json *` and `fields_json` is NULL with `fields_size` 0; `output_native` is
+   *  a host-owned `nlohmann::json *` (null) the block may move its result into instead of
+   *  writing `output` (text written to `output` wins). OWNERSHIP: host. LIFETIME: until run()
    *  returns. */
   const void *fields_native;
   void *output_native;
 } bp_run_args;
 
 /** bp_block_vtable: one block type. OWNERSHIP: plugin (static storage). LIFETIME: from
- *  bp_plugin_v1() until the library is unloaded. THREADING: run() may be called on many threads
- *  at once, on the same instance too; create/destroy are never concurrent for one instance. */
+ *  bp_plugin_v1() until the library is unloaded. THREADING: any host thread, see each member;
+ *  run() may be called on many threads at once, on the same instance too; create/destroy are
+ *  never concurrent for one instance, and destroy() never overlaps a run() of its instance. */
 typedef struct bp_block_vtable {
   /** sizeof(bp_block_vtable) as the plugin compiled it. */
   uint32_t struct_size;
   /** The block type id as in the manifest (`return_value`, `acme.uppercase`). */
   const char *type;
   /** Creates an instance for one blueprint block; may be NULL (run gets instance NULL).
-   *  `config_json` is the block's unrendered fields. Returns NULL and writes `error` to refuse. */
+   *  `config_json` is the block's unrendered fields. Returns NULL and writes `error` to refuse.
+   *  THREADING: the host thread compiling the blueprint (deploy, test run, first trigger after a
+   *  reload, the reloading thread); concurrent with other create/run/destroy calls. */
   void *(*create)(const char *config_json, size_t config_size, bp_sink *error);
-  /** Runs the block once. Returns a bp_status; must not throw or longjmp. */
+  /** Runs the block once. Returns a bp_status; must not throw or longjmp.
+   *  THREADING: request, job and fan-out threads, concurrently, also on one instance. */
   bp_status (*run)(void *instance, const bp_run_args *args);
-  /** Destroys an instance from create(); may be NULL. */
+  /** Destroys an instance from create(); may be NULL. THREADING: whichever host thread drops
+   *  the last reference to the compiled blueprint, once every run() on the instance returned. */
   void (*destroy)(void *instance);
 } bp_block_vtable;
 
@@ -190,18 +221,21 @@ typedef struct bp_plugin {
    *  "role"?}]} as UTF-8 JSON. */
   const char *manifest_json;
   size_t manifest_size;
-  /** Called once after load, before any create(); may be NULL. Non-OK refuses the load. */
+  /** Called once after load, before any create(); may be NULL. Non-OK refuses the load (then
+   *  deinit is not called). THREADING: the thread that loads the library; loads are serialised
+   *  host-wide, so it never overlaps another init. */
   bp_status (*init)(bp_sink *error);
   /** Called once before unload, after every instance is destroyed; may be NULL. Must join
-   *  every thread the plugin started. */
+   *  every thread the plugin started. THREADING: whichever host thread drops the last reference
+   *  to this load (often not init's thread); nothing else calls into the library meanwhile. */
   void (*deinit)(void);
   /** The block types, `block_count` pointers to vtables. */
   uint32_t block_count;
   const bp_block_vtable *const *blocks;
-  /** The in-memory JSON layout this plugin was compiled with (sdk.hpp fills it from
-   *  blueprint/native_json.hpp), or NULL. When it equals the host's own tag the host passes JSON
-   *  to this plugin's blocks natively (bp_run_args.fields_native, output_native,
-   *  bp_host_api.state_set_native) instead of as text. C plugins leave it NULL. SINCE: 1.2 */
+  /** EXTENSION BP_EXT_NATIVE_JSON: the opt-in. NULL (every C plugin, and an SDK plugin built
+   *  with BLUEPRINT_SDK_NATIVE_JSON=0) keeps the plain C contract. Else the plugin's JSON layout
+   *  tag (sdk.hpp fills it from blueprint/native_json.hpp); the host turns the extension on for
+   *  this plugin only when the tag equals its own byte for byte. SINCE: 1.2 */
   const char *native_json;
 } bp_plugin;
 
@@ -210,6 +244,72 @@ typedef const bp_plugin *(*bp_plugin_entry_fn)(void);
 
 /** The name of the one symbol a plugin exports. */
 #define BP_PLUGIN_ENTRY_SYMBOL "bp_plugin_v1"
+
+/* ---- The frozen prefix -----------------------------------------------------------------------
+ * A host reads `struct_size`, `abi_major` and `abi_minor` of any plugin, of any version, before
+ * it knows anything else about it; a plugin reads `struct_size` of host structs the same way.
+ * Their offsets and sizes never change. C11 and C++ check them with static assertions; C99 has
+ * none, so there an array of negative size fails the build instead. */
+#if defined(__cplusplus)
+#define BP_STATIC_ASSERT(condition, name) static_assert(condition, #name)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define BP_STATIC_ASSERT(condition, name) _Static_assert(condition, #name)
+#else
+#define BP_STATIC_ASSERT(condition, name) typedef char bp_static_assert_##name[(condition) ? 1 : -1]
+#endif
+#if defined(__cplusplus)
+#define BP_MEMBER_SIZE(type, member) sizeof(type::member)
+#else
+#define BP_MEMBER_SIZE(type, member) sizeof(((type *)0)->member)
+#endif
+
+BP_STATIC_ASSERT(offsetof(bp_plugin, struct_size) == 0 &&
+                     BP_MEMBER_SIZE(bp_plugin, struct_size) == 4,
+                 bp_plugin_struct_size_is_frozen_at_offset_0);
+BP_STATIC_ASSERT(offsetof(bp_plugin, abi_major) == 4 && BP_MEMBER_SIZE(bp_plugin, abi_major) == 4,
+                 bp_plugin_abi_major_is_frozen_at_offset_4);
+BP_STATIC_ASSERT(offsetof(bp_plugin, abi_minor) == 8 && BP_MEMBER_SIZE(bp_plugin, abi_minor) == 4,
+                 bp_plugin_abi_minor_is_frozen_at_offset_8);
+BP_STATIC_ASSERT(offsetof(bp_host_api, struct_size) == 0 &&
+                     BP_MEMBER_SIZE(bp_host_api, struct_size) == 4,
+                 bp_host_api_struct_size_is_frozen_at_offset_0);
+BP_STATIC_ASSERT(offsetof(bp_run_args, struct_size) == 0 &&
+                     BP_MEMBER_SIZE(bp_run_args, struct_size) == 4,
+                 bp_run_args_struct_size_is_frozen_at_offset_0);
+BP_STATIC_ASSERT(offsetof(bp_block_vtable, struct_size) == 0 &&
+                     BP_MEMBER_SIZE(bp_block_vtable, struct_size) == 4,
+                 bp_block_vtable_struct_size_is_frozen_at_offset_0);
+
+/* ---- EXTENSION BP_EXT_NATIVE_JSON (SINCE: 1.2): C++ JSON objects instead of JSON text ---------
+ * Opt-in, for plugins written in C++ over nlohmann/json (sdk.hpp opts in unless built with
+ * BLUEPRINT_SDK_NATIVE_JSON=0). It saves a serialise and a parse per value
+ * (docs/decisions/008-native-json-fast-path.md).
+ *
+ * Its members: bp_plugin.native_json (the opt-in), bp_run_args.fields_native and output_native,
+ * bp_host_api.state_set_native and env_get_native. They hold `nlohmann::json` pointers typed as
+ * void pointers; a plugin that did not opt in finds them all NULL and reads none of them.
+ *
+ * Conditions. Passing a C++ object is safe only when both sides lay it out, and free it, alike:
+ *  1. The same nlohmann/json release and layout options, and the same `nlohmann::json`
+ *     specialisation (containers, allocator), compiled against the same C++ standard library
+ *     with the same dual ABI and debug-mode setting.
+ *  2. One allocator: both sides allocate through the process's global operator new/delete (the
+ *     host frees values the plugin moved in, and the other way round). A plugin must not replace
+ *     them privately.
+ *  3. Exceptions stay on their side, as everywhere in this ABI.
+ * Checked how: the plugin puts its layout tag in bp_plugin.native_json; the host computes its own
+ * from its own headers and turns the extension on for that plugin only when the two strings are
+ * equal byte for byte. The tag (blueprint/native_json.hpp) holds the mangled name of
+ * `nlohmann::json` (its inline ABI namespace encodes the release and layout options; the
+ * template arguments name the containers and allocator), its size and alignment,
+ * sizeof(std::string), the standard library with its version and dual-ABI macro, and whether
+ * debug-mode containers are on. Condition 2 is not in the tag: it holds for every plugin built
+ * with blueprint_add_block() (shared libstdc++, no allocator of its own). Any difference keeps
+ * the plain text path, which is always correct, only slower. */
+
+/** BP_EXT_NATIVE_JSON: the extension's name, as docs and logs spell it. The extension is ABI 1.2;
+ *  this macro, like BP_STATIC_ASSERT and BP_MEMBER_SIZE, is in the header SINCE: SDK 1.2.1. */
+#define BP_EXT_NATIVE_JSON "native_json"
 
 #ifdef __cplusplus
 }

@@ -8,12 +8,18 @@
 //   BLUEPRINT_PLUGIN("com.acme.text", "1.2.0", acme::Uppercase, acme::Lowercase)
 //
 // The macro defines the one exported entry `bp_plugin_v1()`: manifest JSON built from the specs,
-// and noexcept thunks that turn exceptions into the block's `error` end state.
+// and noexcept thunks that turn exceptions into the block's `error` end state. Read fields with
+// blueprint::Fields (fields.hpp): `Fields(json).get<std::string>("text")`.
+//
+// Native JSON: the plugin opts into the ABI's BP_EXT_NATIVE_JSON extension (block_abi.h) unless
+// it is compiled with BLUEPRINT_SDK_NATIVE_JSON defined to 0; block code is the same either way.
 #ifndef BLUEPRINT_SDK_HPP
 #define BLUEPRINT_SDK_HPP
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -26,8 +32,16 @@
 #include <vector>
 
 #include "block_abi.h"
+#include "fields.hpp"
 #include "json_limits.hpp"
 #include "native_json.hpp"
+
+/// 1 (the default): the plugin announces its JSON layout tag, so a host with the same layout
+/// passes JSON natively (BP_EXT_NATIVE_JSON). 0: bp_plugin.native_json stays NULL and every value
+/// crosses as text, the plain C contract alone.
+#ifndef BLUEPRINT_SDK_NATIVE_JSON
+#define BLUEPRINT_SDK_NATIVE_JSON 1
+#endif
 
 namespace blueprint {
 
@@ -460,17 +474,39 @@ struct PluginTable {
     plugin.deinit = deinit;
     plugin.block_count = static_cast<std::uint32_t>(kCount);
     plugin.blocks = pointers;
+#if BLUEPRINT_SDK_NATIVE_JSON
     plugin.native_json = nativeJsonTag().c_str();
+#else
+    plugin.native_json = nullptr;
+#endif
   }
 };
+
+/// Says on standard error why bp_plugin_v1() returns NULL: the ABI has no error channel for the
+/// entry, and the host only sees the NULL (it logs that the plugin refused to describe itself).
+inline void reportEntryFailure(const char* id, const char* why) noexcept {
+  std::fprintf(stderr, "blueprint plugin %s: cannot build its manifest: %s\n",
+               id != nullptr ? id : "(no id)", why);
+}
 
 template <typename... Ts>
 const bp_plugin* pluginFor(const char* id, const char* version, bp_status (*init)(bp_sink*),
                            void (*deinit)()) noexcept {
-  // A function-local static: with -fno-gnu-unique (blueprint_add_block) it stays STB_LOCAL-ish
-  // and never pins the library in memory.
-  static const PluginTable<Ts...> table(id, version, init, deinit);
-  return &table.plugin;
+  // Building the table runs every spec(): a BlockSpec::example that is not JSON, or a name that
+  // is not UTF-8, throws there. Inside a noexcept entry that would std::terminate the host that
+  // called it, so it returns NULL instead, which the host rejects with a load error. A static
+  // whose construction threw is built again on the next call.
+  try {
+    // A function-local static: with -fno-gnu-unique (blueprint_add_block) it stays
+    // STB_LOCAL-ish and never pins the library in memory.
+    static const PluginTable<Ts...> table(id, version, init, deinit);
+    return &table.plugin;
+  } catch (const std::exception& e) {
+    reportEntryFailure(id, e.what());
+  } catch (...) {
+    reportEntryFailure(id, "an exception that is not a std::exception");
+  }
+  return nullptr;
 }
 
 }  // namespace detail

@@ -9,7 +9,10 @@
 // It dlopens the library (RTLD_NOW | RTLD_LOCAL), checks the ABI version like the host, creates
 // an instance, and runs it with a small in-process host: run-scoped state, an environment
 // (`payload`, `result`, anything you set), collected deltas and logs, a key-value map and
-// settings. Branches and sub-blueprints need the real engine: use `blueprint run` for those.
+// settings. Like the host, it gives create() the fields as passed and run() the fields with the
+// manifest's defaults applied (blueprint/field_defaults.hpp, the host's own rule). Templates are
+// not rendered here and values are not converted to their field types: pass them rendered.
+// Branches and sub-blueprints need the real engine: use `blueprint run` for those.
 #ifndef BLUEPRINT_TESTING_HPP
 #define BLUEPRINT_TESTING_HPP
 
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "block_abi.h"
+#include "field_defaults.hpp"
 
 namespace blueprint::testing {
 
@@ -79,11 +83,14 @@ class PluginUnderTest {
     return Json::parse(plugin_->manifest_json, plugin_->manifest_json + plugin_->manifest_size);
   }
 
-  /// Runs block type `type` once with `fields` (already rendered: no templates here).
+  /// Runs block type `type` once with `fields` (already rendered: no templates here); a declared
+  /// field left out or set to null takes its manifest default, or is left out without one.
   RunOutcome run(const std::string& type, const Json& fields) { return run(type, fields, host_); }
   RunOutcome run(const std::string& type, const Json& fields, TestHost& host) {
     const bp_block_vtable* vt = find(type);
+    // As in the host: create() sees the fields as written, run() sees the defaults applied.
     std::string config = fields.dump(), error;
+    const std::string run_fields = withFieldDefaults(manifestEntry(type), fields).dump();
     bp_sink create_error{&error, &append};
     void* instance =
         vt->create != nullptr ? vt->create(config.data(), config.size(), &create_error) : nullptr;
@@ -95,8 +102,8 @@ class PluginUnderTest {
     std::string output, err, state;
     bp_run_args args{};
     args.struct_size = sizeof(bp_run_args);
-    args.fields_json = config.data();
-    args.fields_size = config.size();
+    args.fields_json = run_fields.data();
+    args.fields_size = run_fields.size();
     args.host = &api;
     args.output = bp_sink{&output, &append};
     args.error = bp_sink{&err, &append};
@@ -230,6 +237,15 @@ class PluginUnderTest {
       return BP_STATUS_OK;
     };
     return api;
+  }
+
+  /// The manifest's entry for `type`; null when the manifest does not list it.
+  Json manifestEntry(const std::string& type) const {
+    const Json all = manifest();
+    if (all.is_object() && all.contains("blocks") && all["blocks"].is_array())
+      for (const Json& entry : all["blocks"])
+        if (entry.is_object() && entry.value("type", "") == type) return entry;
+    return nullptr;
   }
 
   const bp_block_vtable* find(const std::string& type) const {

@@ -227,6 +227,22 @@ TEST(PluginLoader, RejectsInitThatThrows) {
   EXPECT_TRUE(filesIn(tmp.path() / "cache").empty());
 }
 
+// An SDK plugin whose manifest cannot be built (BlockSpec::example is not JSON) makes its entry
+// return NULL instead of throwing through it: a load error, not std::terminate in the host.
+TEST(PluginLoader, RejectsSdkPluginWhoseManifestCannotBeBuilt) {
+  TempDir tmp;
+  PluginLoader loader(tmp.path() / "cache");
+  PluginLoadResult r = loader.load(fixturePlugin("malformed_manifest"), 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error.rfind("malformed_manifest.so: bp_plugin_v1() returned NULL: the plugin "
+                          "refused to describe itself",
+                          0),
+            0u)
+      << r.error;
+  EXPECT_EQ(r.plugin, nullptr);
+  EXPECT_TRUE(filesIn(tmp.path() / "cache").empty());
+}
+
 TEST(PluginLoader, LoadsPlainCPlugin) {
   TempDir tmp;
   PluginLoader loader(tmp.path() / "cache");
@@ -253,6 +269,44 @@ TEST(PluginLoader, LoadsPlainCPlugin) {
   EXPECT_EQ(output, "\"hi\"");
   EXPECT_EQ(error, "");
   EXPECT_EQ(end_state, "");
+}
+
+// BP_EXT_NATIVE_JSON is opt-in: an SDK plugin (core_blocks) announces the host's layout and gets
+// native JSON; a C plugin and an SDK plugin built with BLUEPRINT_SDK_NATIVE_JSON=0 leave
+// bp_plugin.native_json NULL and get JSON text, and their blocks still run.
+TEST(PluginLoader, PassesNativeJsonOnlyToPluginsThatOptIn) {
+  TempDir tmp;
+  PluginLoader loader(tmp.path() / "cache");
+  PluginLoadResult core = loader.load(corePlugin(), 1);
+  ASSERT_TRUE(core.ok()) << core.error;
+  EXPECT_TRUE(core.types.front()->native_json);
+  PluginLoadResult c_plugin = loader.load(fixturePlugin("good_minimal"), 2);
+  ASSERT_TRUE(c_plugin.ok()) << c_plugin.error;
+  EXPECT_FALSE(c_plugin.types.front()->native_json);
+  PluginLoadResult text_only = loader.load(fixturePlugin("text_json_only"), 3);
+  ASSERT_TRUE(text_only.ok()) << text_only.error;
+  ASSERT_EQ(text_only.types.size(), 1u);
+  const BlockType& echo = *text_only.types.front();
+  EXPECT_FALSE(echo.native_json);
+  EXPECT_EQ(text_only.plugin->plugin()->native_json, nullptr);
+
+  std::string output, error;
+  auto append = [](void* ctx, const char* data, std::size_t size) {
+    static_cast<std::string*>(ctx)->append(data, size);
+  };
+  const std::string fields = R"({"text":"plain"})";
+  bp_sink create_error{&error, append};
+  void* instance = echo.vtable->create(fields.data(), fields.size(), &create_error);
+  ASSERT_NE(instance, nullptr) << error;
+  bp_run_args args{};
+  args.struct_size = sizeof(bp_run_args);
+  args.fields_json = fields.data();
+  args.fields_size = fields.size();
+  args.output = bp_sink{&output, append};
+  args.error = bp_sink{&error, append};
+  EXPECT_EQ(echo.vtable->run(instance, &args), BP_STATUS_OK) << error;
+  echo.vtable->destroy(instance);
+  EXPECT_EQ(output, "\"plain\"");
 }
 
 // ---- PluginManager: hot-swap (DESIGN §5) ----
