@@ -13,9 +13,11 @@
 #include "jobs/job_worker.hpp"
 #include "jobs/queue_depth.hpp"
 #include "jobs/run_registry.hpp"
+#include "logging/access_log.hpp"
 #include "metrics/metrics.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "storage/storage.hpp"
+#include "storage/storage_health.hpp"
 
 namespace blueprint::host {
 
@@ -31,6 +33,8 @@ struct HostServices {
   Metrics* metrics = nullptr;
   StreamHeartbeat* heartbeat = nullptr;
   const RunOptions* run_options = nullptr;
+  const AccessLog* access_log = nullptr;
+  StorageHealth* storage_health = nullptr;
   std::atomic<bool> ready{false};
 };
 

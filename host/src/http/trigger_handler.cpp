@@ -149,6 +149,7 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   // The trace stays compact unless the job is fetched: most sync runs' traces are never read.
   RunOptions options = *s.run_options;
   options.defer_trace = true;
+  options.job_id = job.job_id;
   RunResult result = Runner::run(*agent, bp, payload, options, stream, live->control());
   std::vector<std::string> closing;
   run_events::appendClosing(result, closing);
@@ -195,7 +196,8 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   s.metrics->countRun(0, status_index,
                       std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
-                          .count());
+                          .count(),
+                      agent->agent_id);
 }
 
 }  // namespace
