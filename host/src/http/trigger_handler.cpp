@@ -187,6 +187,11 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
     try {
       s.storage->putJob(final_record);
       s.storage->appendEvents(final_record.job_id, live->allEvents());
+    } catch (const StorageError& e) {
+      // A full disk is reported once by the storage health, not once per run.
+      if (!s.storage_health->recordFailure(e))
+        Poco::Logger::get("blueprint.http")
+            .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));
     } catch (const std::exception& e) {
       Poco::Logger::get("blueprint.http")
           .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));

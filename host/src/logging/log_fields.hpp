@@ -20,15 +20,15 @@ struct LogFieldSpec {
   bool numeric;
 };
 
-/// Every field the channels write, in the order they write them. Fields set on a message but
+/// Every field the channels write, in the order they write them. A run's id is its `job_id`:
+/// every run is a job (DESIGN §2), sync runs included. Fields set on a message but
 /// not listed here are not written (a log line's shape is fixed by this list).
 inline constexpr LogFieldSpec kLogFields[] = {
-    {"run_id", false},     {"job_id", false},  {"agent", false},      {"agent_version", true},
-    {"blueprint", false},  {"block", false},   {"block_type", false}, {"plugin", false},
-    {"generation", true},  {"address", false}, {"storage", false},    {"block_types", true},
-    {"method", false},     {"route", false},   {"status", true},      {"bytes", true},
-    {"duration_us", true}, {"key", false},     {"error", false},      {"state", false},
-    {"failures", true},
+    {"job_id", false},  {"agent", false},      {"agent_version", true}, {"blueprint", false},
+    {"block", false},   {"block_type", false}, {"generation", true},    {"address", false},
+    {"storage", false}, {"block_types", true}, {"method", false},       {"route", false},
+    {"status", true},   {"bytes", true},       {"duration_us", true},   {"key", false},
+    {"error", false},   {"state", false},      {"failures", true},
 };
 
 using LogField = std::pair<const char*, std::string>;
