@@ -19,11 +19,12 @@ void appendJsonString(std::string& out, const std::string& text) {
   out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// True when `text` is an integer as JSON writes it (a numeric field that is not one is
-/// written as a string rather than as broken JSON).
+/// True when `text` is an integer as JSON writes it, of at most 18 digits so that every reader
+/// takes it as a 64-bit integer (a numeric field that is not one is written as a string rather
+/// than as broken JSON or a number readers would round; log_line_fuzzer found 20 digits).
 bool isJsonInteger(const std::string& text) {
   std::size_t i = text.size() > 1 && text[0] == '-' ? 1 : 0;
-  if (i >= text.size() || text.size() > 20) return false;
+  if (i >= text.size() || text.size() - i > 18) return false;
   if (text[i] == '0' && text.size() > i + 1) return false;
   for (; i < text.size(); ++i)
     if (text[i] < '0' || text[i] > '9') return false;

@@ -23,6 +23,7 @@ Poco::Message hostileMessage() {
   message.set("agent", "a\xc3\x28gent\r\n");
   message.set("status", "503");
   message.set("bytes", "12abc");  // a numeric field that is not a number stays a string
+  message.set("duration_us", "33333333333333333333");  // nor one past 64 bits
   message.set("not_a_field", "left out");
   return message;
 }
@@ -41,6 +42,7 @@ TEST(JsonLogChannel, HostileBytesStayInsideOneValidObject) {
   EXPECT_EQ(parsed["agent"], "a\xef\xbf\xbd(gent\r\n");
   EXPECT_EQ(parsed["status"], 503);
   EXPECT_EQ(parsed["bytes"], "12abc");
+  EXPECT_EQ(parsed["duration_us"], "33333333333333333333");
   EXPECT_FALSE(parsed.contains("not_a_field"));
   // Fields come in kLogFields order, after ts, level, logger and msg.
   EXPECT_LT(line.find("\"msg\""), line.find("\"agent\""));
@@ -57,7 +59,8 @@ TEST(TextLogChannel, ControlCharactersCannotStartALine) {
   EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
   EXPECT_NE(line.find("utf-8\\x0a{\"msg\""), std::string::npos) << line;
   EXPECT_NE(line.find("\\x1b[0m\\x00end"), std::string::npos) << line;
-  EXPECT_NE(line.find(" agent=a\xc3\x28gent\\x0d\\x0a status=503 bytes=12abc"), std::string::npos)
+  EXPECT_NE(line.find(" agent=a\xc3\x28gent\\x0d\\x0a status=503 bytes=12abc duration_us=3"),
+            std::string::npos)
       << line;
   EXPECT_EQ(line.find("not_a_field"), std::string::npos) << line;
 }
