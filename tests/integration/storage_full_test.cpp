@@ -138,6 +138,15 @@ TEST(StorageFull, SubmitsAnswer503ReadyzTurnsAndTheHostRecoversLosingNothing) {
     EXPECT_EQ(again.status, 503) << again.body;
     EXPECT_EQ(again.errorCode(), "storage_unavailable");
   }
+  // Other writes answer alike: saving an agent's draft.
+  HttpResponse draft = client.put(
+      "/v1/agents/other",
+      agent("Other", {blueprint("b", {block("t", "api_trigger", {}, {{"trigger", "r"}}),
+                                      block("r", "return_value",
+                                            {{"value", std::string(64 * 1024, 'd')}})})}));
+  EXPECT_EQ(draft.status, 503) << draft.body;
+  EXPECT_EQ(draft.errorCode(), "storage_unavailable") << draft.body;
+  EXPECT_EQ(draft.header("Retry-After"), "5");
   HttpResponse not_ready = httpRequest(served.port(), "GET", "/readyz");
   EXPECT_EQ(not_ready.status, 503) << not_ready.body;
   EXPECT_EQ(not_ready.errorCode(), "storage_unavailable") << not_ready.body;
