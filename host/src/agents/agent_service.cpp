@@ -9,6 +9,7 @@
 
 #include "agents/agent_id.hpp"
 #include "blueprint/blueprint_validator.hpp"
+#include "logging/log_fields.hpp"
 #include "wf/wf_import.hpp"
 
 namespace blueprint::host {
@@ -83,7 +84,68 @@ Json AgentService::describe(const std::string& agent_id) {
       {"updated_at", rec->updated_at_ms},
       {"draft", rec->draft},
       {"blueprints", blueprintSummary(rec->draft, *plugins_.current())}};
+  out["serving"] = rec->deployed_version ? serving(agent_id, *rec->deployed_version) : Json();
   return out;
+}
+
+Json AgentService::serving(const std::string& agent_id, std::int64_t deployed_version) {
+  const std::uint64_t current = plugins_.current()->generation();
+  Json out = {{"version", deployed_version},
+              {"generation", nullptr},
+              {"current_generation", current},
+              {"error", nullptr}};
+  try {
+    out["generation"] = version(agent_id, deployed_version)->catalog->generation();
+  } catch (const ApiError& e) {
+    out["error"] = e.what();  // no build of it runs: new runs answer 409 agent_not_runnable
+    return out;
+  }
+  std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+  const auto problem = cannot_compile_.find({agent_id, deployed_version});
+  if (problem != cannot_compile_.end()) out["error"] = problem->second.error;
+  return out;
+}
+
+void AgentService::noteCannotCompile(const std::pair<std::string, std::int64_t>& key,
+                                     std::uint64_t generation, const std::string& error,
+                                     std::uint64_t serving_generation) {
+  bool changed = false;
+  {
+    std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+    CannotCompile& note = cannot_compile_[key];
+    changed = note.error != error;
+    note.generation = generation;
+    note.error = error;
+  }
+  // Once per change of the reason, not once per request (issue 15: 1,203 lines in 12 s).
+  if (changed)
+    logEvent(Poco::Logger::get("blueprint.agents"), Poco::Message::PRIO_WARNING,
+             "agent " + key.first + " version " + std::to_string(key.second) +
+                 " does not compile against plugin generation " + std::to_string(generation) +
+                 " (" + error + "); generation " + std::to_string(serving_generation) +
+                 " keeps serving it",
+             {{"agent", key.first},
+              {"agent_version", std::to_string(key.second)},
+              {"generation", std::to_string(serving_generation)},
+              {"error", error}});
+}
+
+void AgentService::noteCompiles(const std::pair<std::string, std::int64_t>& key,
+                                std::uint64_t generation) {
+  {
+    std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+    if (cannot_compile_.count(key) == 0) return;
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+    if (cannot_compile_.erase(key) == 0) return;
+  }
+  logEvent(Poco::Logger::get("blueprint.agents"), Poco::Message::PRIO_INFORMATION,
+           "agent " + key.first + " version " + std::to_string(key.second) +
+               " compiles again, against plugin generation " + std::to_string(generation),
+           {{"agent", key.first},
+            {"agent_version", std::to_string(key.second)},
+            {"generation", std::to_string(generation)}});
 }
 
 void AgentService::remove(const std::string& agent_id) {
@@ -94,6 +156,8 @@ void AgentService::remove(const std::string& agent_id) {
   deployed_.erase(agent_id);
   for (auto it = cache_.begin(); it != cache_.end();)
     it = it->first.first == agent_id ? cache_.erase(it) : std::next(it);
+  for (auto it = cannot_compile_.begin(); it != cannot_compile_.end();)
+    it = it->first.first == agent_id ? cannot_compile_.erase(it) : std::next(it);
 }
 
 std::shared_ptr<const CompiledAgent> AgentService::compiled(const std::string& agent_id,
@@ -131,8 +195,9 @@ Json AgentService::deploy(const std::string& agent_id, std::optional<std::int64_
     deployed_[agent_id] = *version;
   }
   sync.unlock();
-  Poco::Logger::get("blueprint.agents")
-      .information("agent %s deployed as version %s", agent_id, std::to_string(*version));
+  logEvent(Poco::Logger::get("blueprint.agents"), Poco::Message::PRIO_INFORMATION,
+           "agent " + agent_id + " deployed as version " + std::to_string(*version),
+           {{"agent", agent_id}, {"agent_version", std::to_string(*version)}});
   return describe(agent_id);
 }
 
@@ -272,6 +337,13 @@ std::shared_ptr<const CompiledAgent> AgentService::version(const std::string& ag
     if (it != cache_.end()) cached = it->second;
   }
   if (cached && cached->catalog->generation() == generation) return cached;
+  if (cached) {
+    // Already found not to compile against this generation: the pinned build serves it, with
+    // no compile (and no log line) per request.
+    std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+    const auto problem = cannot_compile_.find({agent_id, version});
+    if (problem != cannot_compile_.end() && problem->second.generation == generation) return cached;
+  }
   std::optional<AgentVersion> v = storage_.getVersion(agent_id, version);
   if (!v)
     throw ApiError(
@@ -283,19 +355,18 @@ std::shared_ptr<const CompiledAgent> AgentService::version(const std::string& ag
   } catch (const DefinitionError& e) {
     // The new catalogue cannot run this version (a type was removed): keep the pinned old build.
     if (cached) {
-      Poco::Logger::get("blueprint.agents")
-          .warning(
-              "agent %s version %s does not compile against the current plugins (%s); the "
-              "previous plugin generation keeps serving it",
-              agent_id, std::to_string(version), std::string(e.what()));
+      noteCannotCompile({agent_id, version}, generation, e.what(), cached->catalog->generation());
       return cached;
     }
     throw ApiError(409, "agent_not_runnable",
                    "agent '" + agent_id + "' version " + std::to_string(version) +
                        " cannot run with the loaded plugins: " + e.what());
   }
-  std::unique_lock<std::shared_mutex> lock(cache_mutex_);
-  cache_[{agent_id, version}] = fresh;
+  {
+    std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+    cache_[{agent_id, version}] = fresh;
+  }
+  noteCompiles({agent_id, version}, generation);
   return fresh;
 }
 
@@ -312,15 +383,14 @@ std::vector<std::string> AgentService::recompileAll() {
     if (agent->catalog->generation() == catalog->generation()) continue;
     try {
       auto fresh = CompiledAgent::compile(key.first, key.second, agent->definition, catalog);
-      std::unique_lock<std::shared_mutex> lock(cache_mutex_);
-      cache_[key] = std::move(fresh);
+      {
+        std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+        cache_[key] = std::move(fresh);
+      }
+      noteCompiles(key, catalog->generation());
     } catch (const DefinitionError& e) {
       affected.push_back(key.first + " version " + std::to_string(key.second) + ": " + e.what());
-      Poco::Logger::get("blueprint.agents")
-          .warning(
-              "agent %s version %s cannot run with the new plugins (%s); it keeps its "
-              "previous plugin generation",
-              key.first, std::to_string(key.second), std::string(e.what()));
+      noteCannotCompile(key, catalog->generation(), e.what(), agent->catalog->generation());
     }
   }
   return affected;

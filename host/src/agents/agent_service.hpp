@@ -88,6 +88,15 @@ class AgentService {
  private:
   std::shared_ptr<const CompiledAgent> compiled(const std::string& agent_id, std::int64_t version,
                                                 const Json& definition);
+  /// GET /v1/agents/{id}'s `serving`: the deployed version, the plugin generation whose build
+  /// serves it, the current generation, and why it does not compile against that (or null).
+  Json serving(const std::string& agent_id, std::int64_t deployed_version);
+  /// Records that (agent, version) does not compile against `generation` while the build of
+  /// `serving_generation` keeps serving it; logs once per change of the reason.
+  void noteCannotCompile(const std::pair<std::string, std::int64_t>& key, std::uint64_t generation,
+                         const std::string& error, std::uint64_t serving_generation);
+  /// Clears that record once (agent, version) compiled against `generation` (logged once).
+  void noteCompiles(const std::pair<std::string, std::int64_t>& key, std::uint64_t generation);
   static void checkId(const std::string& agent_id);
   /// When the interval has passed (and no other thread is at it), compares the storage's agents
   /// revision with the last one seen and, if it moved, reloads which versions are deployed and
@@ -104,6 +113,13 @@ class AgentService {
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const CompiledAgent>> cache_;
   /// agent → deployed version, so the hot path needs no storage read.
   std::map<std::string, std::optional<std::int64_t>> deployed_;
+  /// (agent, version) whose cached build is of an older generation because it does not compile
+  /// against a newer one: the last generation tried and the reason (guarded by cache_mutex_).
+  struct CannotCompile {
+    std::uint64_t generation = 0;
+    std::string error;
+  };
+  std::map<std::pair<std::string, std::int64_t>, CannotCompile> cannot_compile_;
 
   /// Serialises catching up with other hosts against this host's own changes, so a catch-up
   /// that read the agent list before a local deploy cannot overwrite that deploy with the list.

@@ -27,6 +27,8 @@
 #include "app/systemd_notify.hpp"
 #include "http/http_connection.hpp"
 #include "http/request_router.hpp"
+#include "logging/log_fields.hpp"
+#include "logging/log_setup.hpp"
 #include "plugins/plugin_watcher.hpp"
 
 extern char** environ;
@@ -85,6 +87,16 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
        "print the effective configuration (file, environment, flags; secrets redacted) and exit");
   flag("check-config", nullptr,
        "check the configuration, list every problem and exit non-zero if there is one");
+  flag("log-format", "FORMAT",
+       "text (the default) or json: one JSON object per log line (ts, level, msg, fields)");
+  flag("access-log", nullptr, "log one line per API request (method, route, status, bytes, µs)");
+  flag("metrics-max-agents", "N",
+       "agents with their own run duration series in /metrics; the rest count as \"other\" "
+       "(default 100)");
+  flag("metrics-max-block-types", "N",
+       "block types with their own duration series in /metrics (default 100)");
+  flag("storage-probe-ms", "MS",
+       "while storage writes fail, try a write this often to turn ready again (default 1000)");
   flag("max-blocks-per-blueprint", "N", "blocks one blueprint may have (default 10000)");
   flag("sync-runs-kept-bytes", "BYTES",
        "memory the finished sync runs kept for polling may hold (default 64 MiB)");
@@ -123,6 +135,8 @@ void HostApplication::handleFlag(const std::string& name, const std::string& val
     flags_.emplace_back("probe-plugins", "true");
   else if (name == "print-config" || name == "check-config")
     config_action_ = name == "print-config" ? "print" : "check";
+  else if (name == "access-log")
+    flags_.emplace_back("access-log", "true");
   else if (name == "console" || name == "no-console")
     flags_.emplace_back("console", name == "console" ? "true" : "false");
   else
@@ -186,6 +200,8 @@ int HostApplication::main(const std::vector<std::string>& args) {
     std::cerr << "blueprint-host: configuration error: " << e.what() << "\n";
     return Application::EXIT_CONFIG;
   }
+  configureLogging(config.log_format);  // before any line is logged
+  const bool json_log = config.log_format == kLogFormatJson;
 
   // SIGHUP is taken by one thread with sigwait, SIGTERM/SIGINT/SIGQUIT by the main thread in
   // waitForTerminationRequest. Both are blocked before any other thread starts: a thread that
@@ -268,7 +284,11 @@ int HostApplication::main(const std::vector<std::string>& args) {
     for (const auto& line : agents->loadDirectory(config.agents)) log.information("agent %s", line);
 
   RunRegistry registry(config.sync_runs_kept, config.sync_runs_kept_bytes);
-  Metrics metrics;
+  Metrics metrics(config.metrics_max_agents, config.metrics_max_block_types);
+  run_options.block_durations = &metrics.blockDurations();
+  const AccessLog access_log(config.access_log);
+  StorageHealth storage_health(*storage, std::chrono::milliseconds(config.storage_probe_ms));
+  storage_health.start();
   StreamHeartbeat heartbeat(std::chrono::milliseconds(config.sse_keepalive_ms));
   JobWorkerConfig worker_config;
   worker_config.threads = config.job_workers;
@@ -278,6 +298,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   worker_config.metrics = &metrics;
   RunAdmission admission(config.max_concurrent_runs, config.max_concurrent_runs_per_agent);
   worker_config.admission = &admission;
+  worker_config.storage_health = &storage_health;
   JobWorker worker(*storage, *agents, registry, run_options, worker_config);
 
   services.config = &config;
@@ -300,6 +321,8 @@ int HostApplication::main(const std::vector<std::string>& args) {
       (config.store_sync_runs == "auto" && storage->backendName() == "postgresql"))
     recorder = std::make_unique<SyncRunRecorder>(*storage, 100000, std::chrono::milliseconds(100));
   services.recorder = recorder.get();
+  services.access_log = &access_log;
+  services.storage_health = &storage_health;
 
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(config.threads);
@@ -361,15 +384,32 @@ int HostApplication::main(const std::vector<std::string>& args) {
 
   services.ready = true;
   const std::string address = socket.address().toString();
-  std::cout << "blueprint-host listening on http://" << address << " (storage "
-            << storage->backendName() << ", " << plugins->current()->types().size()
-            << " block types)" << std::endl;
-  if (!created_key.empty()) {
+  const std::string listening =
+      "blueprint-host listening on http://" + address + " (storage " + storage->backendName() +
+      ", " + std::to_string(plugins->current()->types().size()) + " block types)";
+  if (json_log) {
+    // One JSON object per line on every stream a collector may read: the banner is a log line
+    // too, and the created key (printed once, as in text mode) is one as well.
+    logEvent(log, Poco::Message::PRIO_INFORMATION, listening,
+             {{"address", address},
+              {"storage", storage->backendName()},
+              {"block_types", std::to_string(plugins->current()->types().size())},
+              {"generation", std::to_string(plugins->current()->generation())}});
+    if (!created_key.empty())
+      logEvent(log, Poco::Message::PRIO_NOTICE,
+               "created an admin API key (shown once; only its hash is stored in " +
+                   (fs::path(config.data) / "api-keys.json").string() +
+                   "): export BLUEPRINT_KEY=" + created_key,
+               {});
+  } else {
+    std::cout << listening << std::endl;
+  }
+  if (!created_key.empty() && !json_log) {
     std::cout << "\nCreated an admin API key (shown once; only its hash is stored in "
               << (fs::path(config.data) / "api-keys.json").string()
               << "):\n\n  export BLUEPRINT_KEY=" << created_key << "\n\n";
   }
-  for (const Json& agent : agents->listDeployed()) {
+  for (const Json& agent : json_log ? Json::array() : agents->listDeployed()) {
     for (const Json& bp : agent["blueprints"]) {
       std::cout << "Try it:\n  curl -N -H \"Authorization: Bearer $BLUEPRINT_KEY\" -d "
                    "'{\"inputs\":{\"name\":\"Ada\"}}' http://"
@@ -397,6 +437,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   maintenance.join();
   heartbeat.stop();
   watcher.reset();
+  log.information("stopped");
   return Application::EXIT_OK;
 }
 

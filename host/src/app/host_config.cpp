@@ -7,6 +7,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "logging/log_setup.hpp"
 #include "storage/storage_url.hpp"
 
 namespace blueprint::host {
@@ -78,6 +79,18 @@ void checkFramingLimits(const HostConfig& c, const std::string& source) {
                              "drain_timeout_ms >= 0, send_timeout_ms >= 100");
   if (c.drain_limit_bytes < 0)
     throw std::runtime_error(source + ": drain_limit_bytes must be >= 0");
+}
+
+/// Logs and metrics settings (issue 15): a known log format, label caps a scrape can carry.
+void checkObservability(const HostConfig& c, const std::string& source) {
+  if (!isLogFormat(c.log_format))
+    throw std::runtime_error(source + ": log_format must be \"text\" or \"json\", not \"" +
+                             c.log_format + "\"");
+  if (c.metrics_max_agents > 10000 || c.metrics_max_block_types > 10000)
+    throw std::runtime_error(source +
+                             ": metrics_max_agents and metrics_max_block_types must be 0 .. 10000");
+  if (c.storage_probe_ms < 100 || c.storage_probe_ms > 3600000)
+    throw std::runtime_error(source + ": storage_probe_ms must be 100 .. 3600000");
 }
 
 }  // namespace
@@ -164,6 +177,16 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       sync_runs_kept_bytes = getAs<std::size_t>(v, key, source);
     else if (key == "max_blocks_per_blueprint")
       max_blocks_per_blueprint = getAs<std::size_t>(v, key, source);
+    else if (key == "log_format")
+      log_format = getAs<std::string>(v, key, source);
+    else if (key == "access_log")
+      access_log = getAs<bool>(v, key, source);
+    else if (key == "metrics_max_agents")
+      metrics_max_agents = getAs<std::size_t>(v, key, source);
+    else if (key == "metrics_max_block_types")
+      metrics_max_block_types = getAs<std::size_t>(v, key, source);
+    else if (key == "storage_probe_ms")
+      storage_probe_ms = getAs<int>(v, key, source);
     else if (key == "env_allow")
       env_allow = getAs<std::set<std::string>>(v, key, source);
     else if (key == "block_settings") {
@@ -210,6 +233,7 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (job_poll_ms < 10) throw std::runtime_error(source + ": job_poll_ms must be >= 10");
   if (job_max_attempts < 1) throw std::runtime_error(source + ": job_max_attempts must be >= 1");
   checkFramingLimits(*this, source);
+  checkObservability(*this, source);
   checkJsonMaxDepth(limits.json_max_depth, source + ": json_max_depth");
   if (limits.max_lane_threads_per_run < 0 || limits.max_lane_threads_per_host < 0)
     throw std::runtime_error(source + ": limits.max_lane_threads_* must be >= 0");
@@ -289,11 +313,24 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
   else if (name == "max-concurrent-runs-per-agent" || name == "max_concurrent_runs_per_agent")
     max_concurrent_runs_per_agent = static_cast<int>(
         std::max<std::int64_t>(0, parseInt(value, "max_concurrent_runs_per_agent")));
+  else if (name == "log-format" || name == "log_format")
+    log_format = value;
+  else if (name == "access-log" || name == "access_log")
+    access_log = parseBool(value, name);
+  else if (name == "metrics-max-agents" || name == "metrics_max_agents")
+    metrics_max_agents =
+        static_cast<std::size_t>(std::max<std::int64_t>(0, parseInt(value, "metrics_max_agents")));
+  else if (name == "metrics-max-block-types" || name == "metrics_max_block_types")
+    metrics_max_block_types = static_cast<std::size_t>(
+        std::max<std::int64_t>(0, parseInt(value, "metrics_max_block_types")));
+  else if (name == "storage-probe-ms" || name == "storage_probe_ms")
+    storage_probe_ms = static_cast<int>(parseInt(value, "storage_probe_ms"));
   else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
   if (min_threads > threads) min_threads = threads;
   checkFramingLimits(*this, "--" + name);
+  checkObservability(*this, "--" + name);
 }
 
 void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env) {
@@ -314,7 +351,12 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_CONSOLE", "console"},
       {"BLUEPRINT_MAX_CONCURRENT_RUNS", "max_concurrent_runs"},
       {"BLUEPRINT_STORE_SYNC_RUNS", "store_sync_runs"},
-      {"BLUEPRINT_MAX_CONCURRENT_RUNS_PER_AGENT", "max_concurrent_runs_per_agent"}};
+      {"BLUEPRINT_MAX_CONCURRENT_RUNS_PER_AGENT", "max_concurrent_runs_per_agent"},
+      {"BLUEPRINT_LOG_FORMAT", "log_format"},
+      {"BLUEPRINT_ACCESS_LOG", "access_log"},
+      {"BLUEPRINT_METRICS_MAX_AGENTS", "metrics_max_agents"},
+      {"BLUEPRINT_METRICS_MAX_BLOCK_TYPES", "metrics_max_block_types"},
+      {"BLUEPRINT_STORAGE_PROBE_MS", "storage_probe_ms"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -370,6 +412,11 @@ Json HostConfig::toJson() const {
           {"json_max_depth", limits.json_max_depth},
           {"sync_runs_kept_bytes", sync_runs_kept_bytes},
           {"max_blocks_per_blueprint", max_blocks_per_blueprint},
+          {"log_format", log_format},
+          {"access_log", access_log},
+          {"metrics_max_agents", metrics_max_agents},
+          {"metrics_max_block_types", metrics_max_block_types},
+          {"storage_probe_ms", storage_probe_ms},
           {"limits",
            {{"max_steps", limits.max_steps},
             {"max_depth", limits.max_depth},

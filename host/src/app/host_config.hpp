@@ -71,6 +71,13 @@ struct HostConfig {
   /// Blocks one blueprint may have (validated when an agent is saved or deployed).
   std::size_t max_blocks_per_blueprint = 10000;
 
+  // Logs and metrics (issue 15; docs/metrics.md).
+  std::string log_format = "text";            ///< "text" or "json" (one JSON object per line)
+  bool access_log = false;                    ///< one log line per answered API request
+  std::size_t metrics_max_agents = 100;       ///< agents with their own run duration series
+  std::size_t metrics_max_block_types = 100;  ///< block types with their own duration series
+  int storage_probe_ms = 1000;  ///< while storage writes fail, a write probe this often
+
   RunLimits limits;
   std::set<std::string> env_allow;
   /// Operator settings per block type, read by blocks through setting_get

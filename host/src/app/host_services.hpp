@@ -15,9 +15,11 @@
 #include "jobs/run_admission.hpp"
 #include "jobs/run_registry.hpp"
 #include "jobs/sync_run_recorder.hpp"
+#include "logging/access_log.hpp"
 #include "metrics/metrics.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "storage/storage.hpp"
+#include "storage/storage_health.hpp"
 
 namespace blueprint::host {
 
@@ -35,6 +37,8 @@ struct HostServices {
   const RunOptions* run_options = nullptr;
   RunAdmission* admission = nullptr;
   SyncRunRecorder* recorder = nullptr;  ///< null: sync runs stay in this host's memory
+  const AccessLog* access_log = nullptr;
+  StorageHealth* storage_health = nullptr;
   std::atomic<bool> ready{false};
 };
 

@@ -7,6 +7,7 @@
 
 #include "engine/json_text_size.hpp"
 #include "engine/run_context.hpp"
+#include "logging/log_fields.hpp"
 
 namespace blueprint::host {
 
@@ -48,12 +49,34 @@ void emitDelta(void* ctx, const char* text, std::size_t size) {
   }
 }
 
+/// bp_host_api.log: the line goes to the run trace and to the host log ("blueprint.blocks"),
+/// with the run's job, agent, blueprint and block as fields (issue 15).
 void logLine(void* ctx, std::int32_t level, const char* message, std::size_t size) {
   try {
     static const char* kNames[] = {"debug", "info", "warning", "error"};
-    const char* name = level >= 0 && level <= 3 ? kNames[level] : "info";
-    callOf(ctx).logs->push_back(
-        {{"level", name}, {"message", toValidUtf8(std::string_view(message, size))}});
+    static const Poco::Message::Priority kPriorities[] = {
+        Poco::Message::PRIO_DEBUG, Poco::Message::PRIO_INFORMATION, Poco::Message::PRIO_WARNING,
+        Poco::Message::PRIO_ERROR};
+    const bool known = level >= 0 && level <= 3;
+    const char* name = known ? kNames[level] : "info";
+    BlockCall& call = callOf(ctx);
+    std::string text = toValidUtf8(std::string_view(message, size));
+    static Poco::Logger& host_log = Poco::Logger::get("blueprint.blocks");
+    const Poco::Message::Priority priority =
+        known ? kPriorities[level] : Poco::Message::PRIO_INFORMATION;
+    if (host_log.is(priority)) {
+      const RunShared& run = call.execution->run();
+      const CompiledBlueprint& blueprint = call.execution->blueprint();
+      const CompiledBlock& block = blueprint.blocks[call.block];
+      logEvent(host_log, priority, text,
+               {{"job_id", std::string(run.options.job_id)},
+                {"agent", run.agent.agent_id},
+                {"agent_version", std::to_string(run.agent.version)},
+                {"blueprint", blueprint.id},
+                {"block", block.id},
+                {"block_type", block.type->type}});
+    }
+    call.logs->push_back({{"level", name}, {"message", std::move(text)}});
   } catch (...) {
   }
 }

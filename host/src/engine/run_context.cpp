@@ -13,6 +13,7 @@
 #include "engine/block_output.hpp"
 #include "engine/field_conversion.hpp"
 #include "engine/json_text_size.hpp"
+#include "metrics/capped_histograms.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -526,6 +527,8 @@ BlockOutcome Execution::runBlock(std::uint32_t local) {
       entry.more().error = o.message;
     }
     if (!logs.empty()) entry.more().logs = std::move(logs);
+    if (run_.options.block_durations != nullptr)
+      run_.options.block_durations->observe(entry.type, entry.duration_us);
     run_.trace->append(std::move(entry));
   };
 

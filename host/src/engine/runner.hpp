@@ -22,6 +22,8 @@
 
 namespace blueprint::host {
 
+class CappedHistograms;
+
 /// Receives what a run streams. Calls may come from several block threads at once.
 class RunObserver {
  public:
@@ -79,6 +81,12 @@ struct RunOptions {
   /// Leave the trace in RunResult::deferred_trace instead of building its JSON: for callers
   /// that rarely show it (a sync run's trace is read only if its job is fetched).
   bool defer_trace = false;
+  /// Where each block call's duration is observed, by block type (blueprint_block_duration_
+  /// seconds); null: not observed.
+  CappedHistograms* block_durations = nullptr;
+  /// The job this run is (every run is one, DESIGN §2): the `job_id` of the host log lines its
+  /// blocks write (log_message, bp_host_api.log). Must outlive the run; empty: none.
+  std::string_view job_id;
 };
 
 class Runner {

@@ -60,7 +60,10 @@ void OneWriteResponse::sendBuffer(const void* buffer, std::size_t length) {
   thread_local std::string out;
   out.clear();
   appendHead(out);
-  if (!head_request_) out.append(static_cast<const char*>(buffer), length);
+  if (!head_request_) {
+    out.append(static_cast<const char*>(buffer), length);
+    body_bytes_ = length;
+  }
 
   sent_whole_ = true;  // even if the peer is gone: never answer this request a second time
   try {
@@ -72,8 +75,44 @@ void OneWriteResponse::sendBuffer(const void* buffer, std::size_t length) {
   if (out.capacity() > 1 << 20) std::string().swap(out);  // do not pin a large answer's memory
 }
 
+namespace {
+
+/// Passes every byte on to `target`'s buffer and counts it. Flushing flushes the target, so
+/// the chunked stream under it writes when the SSE stream flushes.
+class CountingStreamBuf final : public std::streambuf {
+ public:
+  CountingStreamBuf(std::ostream& target, std::uint64_t& count)
+      : target_(*target.rdbuf()), count_(count) {}
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (traits_type::eq_int_type(ch, traits_type::eof())) return traits_type::not_eof(ch);
+    if (traits_type::eq_int_type(target_.sputc(traits_type::to_char_type(ch)), traits_type::eof()))
+      return traits_type::eof();
+    ++count_;
+    return ch;
+  }
+  std::streamsize xsputn(const char* data, std::streamsize size) override {
+    const std::streamsize written = target_.sputn(data, size);
+    if (written > 0) count_ += static_cast<std::uint64_t>(written);
+    return written;
+  }
+  int sync() override { return target_.pubsync(); }
+
+ private:
+  std::streambuf& target_;
+  std::uint64_t& count_;
+};
+
+}  // namespace
+
 std::ostream& OneWriteResponse::send() {
-  if (!head_request_) return Poco::Net::HTTPServerResponseImpl::send();
+  if (!head_request_) {
+    std::ostream& poco_stream = Poco::Net::HTTPServerResponseImpl::send();
+    counting_buffer_ = std::make_unique<CountingStreamBuf>(poco_stream, body_bytes_);
+    counting_stream_ = std::make_unique<std::ostream>(counting_buffer_.get());
+    return *counting_stream_;
+  }
   // Poco drops the body of a HEAD answer only when its request is attached to the response,
   // which only Poco's own request class can do.
   std::string out;

@@ -7,6 +7,7 @@
 // truncated answer. See docs/decisions/007-http-connection-loop.md and 011.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -35,6 +36,10 @@ class OneWriteResponse final : public Poco::Net::HTTPServerResponseImpl {
   /// True when a write of this answer failed: the connection must close.
   bool broken() const { return broken_ || session_.networkException() != nullptr; }
 
+  /// Body bytes handed to the connection so far (the access log's `bytes`): the buffer of
+  /// sendBuffer(), or what went through the stream of send().
+  std::uint64_t bodyBytes() const { return body_bytes_; }
+
  private:
   /// Status line and header fields as HTTPResponse::write formats them.
   void appendHead(std::string& out) const;
@@ -46,6 +51,10 @@ class OneWriteResponse final : public Poco::Net::HTTPServerResponseImpl {
   bool sent_whole_ = false;
   bool broken_ = false;
   std::unique_ptr<std::ostream> head_only_;
+  std::uint64_t body_bytes_ = 0;
+  /// send()'s stream: Poco's, with every byte counted into body_bytes_.
+  std::unique_ptr<std::streambuf> counting_buffer_;
+  std::unique_ptr<std::ostream> counting_stream_;
 };
 
 }  // namespace blueprint::host

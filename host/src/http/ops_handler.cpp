@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Operations endpoints: catalogue, plugin reload, health, readiness, metrics, OpenAPI document.
+// Operations endpoints: catalogue, plugin reload, health, readiness (plugins, storage that takes
+// writes), metrics (docs/metrics.md), OpenAPI document.
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
 #include "http/openapi_document.hpp"
+#include "metrics/process_metrics.hpp"
 
 namespace blueprint::host {
 
@@ -22,33 +24,52 @@ void handleReadyz(RequestContext& ctx) {
   if (!ctx.services.ready.load())
     throw ApiError(503, "not_ready",
                    "the host is starting: plugins, storage or agents are not loaded yet");
+  if (!ctx.services.storage_health->writable()) {
+    // Not an error of storage itself (that would count as a failed write): the host reports
+    // what it knows, and a load balancer stops sending it work until writes succeed again.
+    ctx.response.set("Retry-After", std::to_string(StorageHealth::kRetryAfterSeconds));
+    throw ApiError(503, "storage_unavailable",
+                   "storage cannot take writes (" + ctx.services.storage_health->lastError() +
+                       "); the host is ready again once a write succeeds");
+  }
   sendJson(ctx.response, 200,
            {{"status", "ready"},
             {"storage", ctx.services.storage->backendName()},
             {"block_types", ctx.services.plugins->current()->types().size()}});
 }
 
+namespace {
+
+void gauge(std::string& out, const char* name, const char* type, const char* help,
+           const std::string& value) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  out.append(name).append(" ").append(value).append("\n");
+}
+
+}  // namespace
+
 void handleMetrics(RequestContext& ctx) {
   HostServices& s = ctx.services;
   std::string gauges;
-  gauges +=
-      "# HELP blueprint_jobs_queued Jobs waiting in the queue.\n# TYPE blueprint_jobs_queued "
-      "gauge\n";
-  gauges += "blueprint_jobs_queued " + std::to_string(s.storage->countQueued()) + "\n";
-  gauges +=
-      "# HELP blueprint_runs_active Runs executing on this host.\n# TYPE blueprint_runs_active "
-      "gauge\n";
-  gauges += "blueprint_runs_active " + std::to_string(s.registry->activeCount()) + "\n";
-  gauges +=
-      "# HELP blueprint_plugin_catalog_generation The published catalogue generation.\n"
-      "# TYPE blueprint_plugin_catalog_generation gauge\n";
-  gauges += "blueprint_plugin_catalog_generation " +
-            std::to_string(s.plugins->current()->generation()) + "\n";
-  gauges +=
-      "# HELP blueprint_plugin_zombie_generations Plugin generations still mapped after unload.\n"
-      "# TYPE blueprint_plugin_zombie_generations gauge\n";
-  gauges +=
-      "blueprint_plugin_zombie_generations " + std::to_string(zombieGenerationsTotal()) + "\n";
+  // From QueueDepth's cache, refreshed in the background: a scrape never counts rows.
+  gauge(gauges, "blueprint_jobs_queued", "gauge",
+        "Jobs waiting in the queue (read from storage at most every 250 ms, plus jobs queued "
+        "here since).",
+        std::to_string(s.queue_depth->approximate()));
+  gauge(gauges, "blueprint_runs_active", "gauge", "Runs executing on this host.",
+        std::to_string(s.registry->activeCount()));
+  gauge(gauges, "blueprint_plugin_catalog_generation", "gauge",
+        "The published catalogue generation.", std::to_string(s.plugins->current()->generation()));
+  gauge(gauges, "blueprint_plugin_zombie_generations", "gauge",
+        "Plugin generations still mapped after unload.", std::to_string(zombieGenerationsTotal()));
+  gauge(gauges, "blueprint_storage_write_failures_total", "counter",
+        "Storage calls that failed (a full disk, an I/O error, a lost connection, …).",
+        std::to_string(s.storage_health->writeFailures()));
+  gauge(gauges, "blueprint_storage_writable", "gauge",
+        "1 while storage takes writes, 0 while they fail (/readyz answers 503 then).",
+        s.storage_health->writable() ? "1" : "0");
+  renderProcessMetrics(gauges);
   const std::string text = s.metrics->render(gauges);
   ctx.response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);
   ctx.response.setContentType("text/plain; version=0.0.4");

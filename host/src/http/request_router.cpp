@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <cstring>
 #include <optional>
 
@@ -55,6 +56,22 @@ Scope scopeOf(Route r) {
       return Scope::None;
     default:
       return Scope::Admin;
+  }
+}
+
+/// Routes whose success means storage took a write (the storage health recovers on one).
+bool writesStorage(Route r) {
+  switch (r) {
+    case Route::CreateJob:
+    case Route::CancelJob:
+    case Route::RetryJob:
+    case Route::PutAgent:
+    case Route::DeleteAgent:
+    case Route::Deploy:
+    case Route::Undeploy:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -137,7 +154,9 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
+    const auto started = std::chrono::steady_clock::now();
     Route route = Route::NotFound;
+    std::string key_name;  // for the access log: the key's name, never the key
     try {
       // Most request targets are a plain path: no percent-escapes, query or fragment, not
       // starting with "//" (an authority to Poco::URI). For those the path is the target as
@@ -176,6 +195,7 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
                          "API key '" + who->name + "' lacks the " +
                              (scope == Scope::Admin ? "admin" : "invoke") + " scope for this call");
         ctx.principal = *who;
+        if (services_.access_log->enabled()) key_name = who->name;
       }
       if (uri && !uri->getRawQuery().empty()) ctx.query = uri->getQueryParameters();
       dispatch(route, ctx);
@@ -188,10 +208,34 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
     } catch (const Poco::SyntaxException& e) {
       respondError(response, 400, "invalid_request", "malformed request URI: " + e.displayText(),
                    nullptr);
+    } catch (const StorageError& e) {
+      if (services_.storage_health->recordFailure(e)) {
+        // The database cannot take this now (full disk, I/O, connection): say so, and when to
+        // try again, instead of an incident (issue 15). Logged once per state change.
+        response.set("Retry-After", std::to_string(StorageHealth::kRetryAfterSeconds));
+        respondError(response, 503, "storage_unavailable",
+                     "storage cannot take writes right now (disk full, I/O error or database "
+                     "unreachable); nothing was stored, retry later",
+                     nullptr);
+      } else {
+        respondInternalError(request, response, e.what());
+      }
     } catch (const std::exception& e) {
       respondInternalError(request, response, e.what());
     }
-    services_.metrics->countRequest(route, static_cast<int>(response.getStatus()));
+    const int status = static_cast<int>(response.getStatus());
+    if (status < 300 && !services_.storage_health->writable() && writesStorage(route))
+      services_.storage_health->recordSuccess();
+    const std::int64_t duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now() - started)
+                                         .count();
+    services_.metrics->countRequest(route, status, duration_us);
+    if (services_.access_log->enabled()) {
+      const auto* whole = dynamic_cast<const OneWriteResponse*>(&response);
+      services_.access_log->record(request.getMethod(), routePattern(route), status,
+                                   whole != nullptr ? whole->bodyBytes() : 0, duration_us,
+                                   key_name);
+    }
   }
 
  private:

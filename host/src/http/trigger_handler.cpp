@@ -170,6 +170,7 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   // The trace stays compact unless the job is fetched: most sync runs' traces are never read.
   RunOptions options = *s.run_options;
   options.defer_trace = true;
+  options.job_id = job.job_id;
   RunResult result = Runner::run(*agent, bp, payload, options, stream, live->control());
   std::vector<std::string> closing;
   run_events::appendClosing(result, closing);
@@ -207,6 +208,11 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
     try {
       s.storage->putJob(final_record);
       s.storage->appendEvents(final_record.job_id, live->allEvents());
+    } catch (const StorageError& e) {
+      // A full disk is reported once by the storage health, not once per run.
+      if (!s.storage_health->recordFailure(e))
+        Poco::Logger::get("blueprint.http")
+            .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));
     } catch (const std::exception& e) {
       Poco::Logger::get("blueprint.http")
           .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));
@@ -219,7 +225,8 @@ void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
   s.metrics->countRun(0, status_index,
                       std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
-                          .count());
+                          .count(),
+                      agent->agent_id);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <blueprint/json_limits.hpp>
 
 #include "jobs/run_events.hpp"
+#include "logging/log_fields.hpp"
 
 namespace blueprint::host {
 
@@ -73,6 +74,12 @@ void JobWorker::wakeWorkersLocked(std::uint64_t count) {
     wake_.notify_all();
 }
 
+bool JobWorker::reportedAsStorageTrouble(const std::exception& error) {
+  const auto* storage_error = dynamic_cast<const StorageError*>(&error);
+  return storage_error != nullptr && config_.storage_health != nullptr &&
+         config_.storage_health->recordFailure(*storage_error);
+}
+
 void JobWorker::announcementLoop() {
   auto& log = Poco::Logger::get("blueprint.jobs");
   while (!stopping_) {
@@ -104,8 +111,10 @@ void JobWorker::workerLoop() {
     if (!next) {
       try {
         next = storage_.claimJob(config_.lease);
+        if (next && config_.storage_health != nullptr) config_.storage_health->recordSuccess();
       } catch (const std::exception& e) {
-        log.error("claiming a job failed: %s", std::string(e.what()));
+        if (!reportedAsStorageTrouble(e))
+          log.error("claiming a job failed: %s", std::string(e.what()));
       }
     }
     if (next && !stopping_) {
@@ -156,7 +165,8 @@ void JobWorker::leaseLoop() {
       try {
         held = storage_.renewLease(id, active->token, config_.lease, &cancel_requested);
       } catch (const std::exception& e) {
-        log.error("renewing the lease of job %s failed: %s", id, std::string(e.what()));
+        if (!reportedAsStorageTrouble(e))
+          log.error("renewing the lease of job %s failed: %s", id, std::string(e.what()));
         continue;
       }
       if (!held) {
@@ -247,7 +257,9 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
                      job.agent_id + "' version " + std::to_string(job.agent_version);
     } else {
       LiveRunObserver observer(*live);
-      result = Runner::run(*agent, *bp, job.payload, options_, observer, live->control());
+      RunOptions options = options_;
+      options.job_id = job.job_id;
+      result = Runner::run(*agent, *bp, job.payload, options, observer, live->control());
     }
   } catch (const std::exception& e) {
     result.status = RunResult::Status::Error;
@@ -292,7 +304,19 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
       config_.metrics->countRun(1, status_index,
                                 std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::steady_clock::now() - run_started)
-                                    .count());
+                                    .count(),
+                                job.agent_id);
+    }
+    if (result.status == RunResult::Status::Error) {
+      // Run errors read "<block id>: <message>" (DESIGN §3).
+      const std::size_t colon = result.error.find(": ");
+      logEvent(log, Poco::Message::PRIO_WARNING, "job failed: " + result.error,
+               {{"job_id", job.job_id},
+                {"agent", job.agent_id},
+                {"agent_version", std::to_string(job.agent_version)},
+                {"blueprint", job.blueprint_id},
+                {"block", colon == std::string::npos ? "" : result.error.substr(0, colon)},
+                {"error", result.error}});
     }
   }
   std::optional<JobRecord> next;
@@ -316,9 +340,12 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
       if (!written)
         log.warning("job %s: the lease was taken over; this attempt's result is discarded",
                     job.job_id);
+      if (config_.storage_health != nullptr) config_.storage_health->recordSuccess();
     }
   } catch (const std::exception& e) {
-    log.error("storing the result of job %s failed: %s", job.job_id, toValidUtf8(e.what()));
+    // The job stays claimed: it runs again when its lease expires (nothing accepted is lost).
+    if (!reportedAsStorageTrouble(e))
+      log.error("storing the result of job %s failed: %s", job.job_id, toValidUtf8(e.what()));
   }
   live->finish(final_record);
   return next;

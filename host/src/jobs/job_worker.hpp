@@ -28,6 +28,7 @@
 #include "jobs/run_registry.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/storage.hpp"
+#include "storage/storage_health.hpp"
 
 namespace blueprint::host {
 
@@ -44,6 +45,9 @@ struct JobWorkerConfig {
   Metrics* metrics = nullptr;
   /// Run slots (max_concurrent_runs…): a job waits in its worker for one; may be null.
   RunAdmission* admission = nullptr;
+  /// Told of storage failures and successes, so that a full disk turns the host not-ready
+  /// and is logged once rather than by every worker at every poll; may be null.
+  StorageHealth* storage_health = nullptr;
 };
 
 class JobWorker {
@@ -63,6 +67,9 @@ class JobWorker {
   std::size_t running();
 
  private:
+  /// Hands a storage failure to the storage health; true when that reported it (an
+  /// unavailability, logged once per state change), so the caller logs nothing itself.
+  bool reportedAsStorageTrouble(const std::exception& error);
   void workerLoop();
   void leaseLoop();
   /// Turns announcements from other hosts (Storage::waitForJobs) into wake-ups of idle workers.

@@ -18,30 +18,72 @@ const char* routeName(Route r) {
   return kNames[static_cast<int>(r)];
 }
 
-void Metrics::countRequest(Route route, int status) {
+const char* routePattern(Route r) {
+  static const char* kPatterns[] = {"/v1/agents/:agent_id/blueprints/:blueprint_id",
+                                    "/v1/agents/:agent_id/blueprints/:blueprint_id/jobs",
+                                    "/v1/agents/:agent_id/blueprints/:blueprint_id/test",
+                                    "/v1/agents/jobs/:job_id",
+                                    "/v1/agents/jobs/:job_id/events",
+                                    "/v1/agents/jobs/:job_id/cancel",
+                                    "/v1/agents/jobs/:job_id/retry",
+                                    "/v1/agents/:agent_id/jobs",
+                                    "/v1/agents",
+                                    "/v1/agents/:agent_id",
+                                    "/v1/agents/:agent_id",
+                                    "/v1/agents/:agent_id",
+                                    "/v1/agents/:agent_id/deploy",
+                                    "/v1/agents/:agent_id/undeploy",
+                                    "/v1/blocks",
+                                    "/v1/plugins/reload",
+                                    "/healthz",
+                                    "/readyz",
+                                    "/metrics",
+                                    "/openapi.json",
+                                    "/",
+                                    "/console/:file",
+                                    "/v1/agents/:agent_id/versions/:version",
+                                    "unmatched"};
+  static_assert(std::size(kPatterns) == static_cast<std::size_t>(Route::kCount),
+                "one pattern per route");
+  return kPatterns[static_cast<int>(r)];
+}
+
+const char* routeMethod(Route r) {
+  switch (r) {
+    case Route::Trigger:
+    case Route::CreateJob:
+    case Route::TestRun:
+    case Route::CancelJob:
+    case Route::RetryJob:
+    case Route::Deploy:
+    case Route::Undeploy:
+    case Route::ReloadPlugins:
+      return "POST";
+    case Route::PutAgent:
+      return "PUT";
+    case Route::DeleteAgent:
+      return "DELETE";
+    case Route::NotFound:
+    case Route::kCount:
+      return "any";
+    default:
+      return "GET";
+  }
+}
+
+Metrics::Metrics(std::size_t max_agents, std::size_t max_block_types)
+    : run_durations_(max_agents), block_durations_(max_block_types) {}
+
+void Metrics::countRequest(Route route, int status, std::int64_t duration_us) {
   int cls = status / 100;
   if (cls < 0 || cls > 5) cls = 0;
   requests_[static_cast<std::size_t>(route)][static_cast<std::size_t>(cls)].fetch_add(
       1, std::memory_order_relaxed);
+  request_durations_[static_cast<std::size_t>(route)].observe(duration_us);
 }
 
-namespace {
-/// Upper bounds of the run duration buckets in microseconds; a last bucket takes the rest.
-constexpr std::int64_t kRunDurationBoundsUs[] = {1000,    5000,     10000,    25000,    50000,
-                                                 100000,  250000,   500000,   1000000,  2500000,
-                                                 5000000, 10000000, 30000000, 60000000, 300000000};
-constexpr const char* kRunDurationBoundLabels[] = {"0.001", "0.005", "0.01", "0.025", "0.05",
-                                                   "0.1",   "0.25",  "0.5",  "1",     "2.5",
-                                                   "5",     "10",    "30",   "60",    "300"};
-static_assert(std::size(kRunDurationBoundsUs) + 1 == 16, "one bucket per bound, plus +Inf");
-}  // namespace
-
-void Metrics::countRun(int kind, int status, std::int64_t duration_us) {
-  std::size_t bucket = 0;
-  while (bucket < std::size(kRunDurationBoundsUs) && duration_us > kRunDurationBoundsUs[bucket])
-    ++bucket;
-  run_duration_buckets_[static_cast<std::size_t>(kind)][bucket].fetch_add(
-      1, std::memory_order_relaxed);
+void Metrics::countRun(int kind, int status, std::int64_t duration_us, std::string_view agent_id) {
+  run_durations_.observe(agent_id, duration_us);
   runs_[static_cast<std::size_t>(kind)][static_cast<std::size_t>(status)].fetch_add(
       1, std::memory_order_relaxed);
   run_duration_us_[static_cast<std::size_t>(kind)].fetch_add(
@@ -78,25 +120,29 @@ std::string Metrics::render(const std::string& gauges) const {
                run_duration_us_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed)) /
                1e6
         << "\n";
-  out << "# HELP blueprint_run_duration_seconds Duration of finished runs.\n"
-         "# TYPE blueprint_run_duration_seconds histogram\n";
-  for (int k = 0; k < 2; ++k) {
-    const auto& buckets = run_duration_buckets_[static_cast<std::size_t>(k)];
-    std::uint64_t cumulative = 0;
-    for (std::size_t b = 0; b < kDurationBuckets; ++b) {
-      cumulative += buckets[b].load(std::memory_order_relaxed);
-      out << "blueprint_run_duration_seconds_bucket{kind=\"" << kKinds[k] << "\",le=\""
-          << (b < std::size(kRunDurationBoundLabels) ? kRunDurationBoundLabels[b] : "+Inf")
-          << "\"} " << cumulative << "\n";
-    }
-    out << "blueprint_run_duration_seconds_sum{kind=\"" << kKinds[k] << "\"} "
-        << static_cast<double>(
-               run_duration_us_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed)) /
-               1e6
-        << "\n"
-        << "blueprint_run_duration_seconds_count{kind=\"" << kKinds[k] << "\"} " << cumulative
-        << "\n";
+  std::string histograms;
+  histograms +=
+      "# HELP blueprint_http_request_duration_seconds Time from routing a request to the end of "
+      "its answer (a streamed run included), by route pattern.\n"
+      "# TYPE blueprint_http_request_duration_seconds histogram\n";
+  for (int r = 0; r < kRoutes; ++r) {
+    const Route route = static_cast<Route>(r);
+    const std::string labels =
+        std::string("method=\"") + routeMethod(route) + "\",route=\"" + routePattern(route) + "\"";
+    request_durations_[static_cast<std::size_t>(r)].render(
+        histograms, "blueprint_http_request_duration_seconds", labels);
   }
+  histograms +=
+      "# HELP blueprint_run_duration_seconds Duration of finished runs (sync and async) by "
+      "agent; agents past metrics_max_agents are counted under agent=\"other\".\n"
+      "# TYPE blueprint_run_duration_seconds histogram\n";
+  run_durations_.render(histograms, "blueprint_run_duration_seconds", "agent");
+  histograms +=
+      "# HELP blueprint_block_duration_seconds Duration of block calls by block type; types "
+      "past metrics_max_block_types are counted under block_type=\"other\".\n"
+      "# TYPE blueprint_block_duration_seconds histogram\n";
+  block_durations_.render(histograms, "blueprint_block_duration_seconds", "block_type");
+  out << histograms;
   out << "# HELP blueprint_jobs_created_total Async jobs accepted.\n"
          "# TYPE blueprint_jobs_created_total counter\n"
       << "blueprint_jobs_created_total " << jobs_created_.load(std::memory_order_relaxed) << "\n";

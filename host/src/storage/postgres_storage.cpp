@@ -410,7 +410,8 @@ class Pool {
     while (true) {
       if (!freed_.wait_for(lock, kPoolWait, [&] { return !idle_.empty() || open_ < max_size_; })) {
         throw StorageError("no connection became free within " + std::to_string(kPoolWait.count()) +
-                           " s (pool_size " + std::to_string(max_size_) + ")");
+                               " s (pool_size " + std::to_string(max_size_) + ")",
+                           true);
       }
       if (idle_.empty()) break;
       std::unique_ptr<Session> session = std::move(idle_.back());
@@ -439,7 +440,7 @@ class Pool {
         while (!reason.empty() && std::isspace(static_cast<unsigned char>(reason.back()))) {
           reason.pop_back();
         }
-        throw StorageError("cannot connect: " + reason);
+        throw StorageError("cannot connect: " + reason, true);
       }
       probe.reset();
       auto session = std::make_unique<Session>(Poco::Data::PostgreSQL::Connector::KEY, conninfo_,
@@ -720,12 +721,23 @@ struct PostgresStorage::Impl {
       Connection connection(pool);
       return body(connection.session());
     } catch (const StorageError& e) {
-      throw StorageError(prefix(op) + scrub(e.what(), settings.secrets));
+      throw StorageError(prefix(op) + scrub(e.what(), settings.secrets), e.unavailable());
     } catch (const Poco::Exception& e) {
-      throw StorageError(prefix(op) + scrub(e.displayText(), settings.secrets));
+      throw StorageError(prefix(op) + scrub(e.displayText(), settings.secrets),
+                         isUnavailableText(e.displayText()));
     } catch (const std::exception& e) {
       throw StorageError(prefix(op) + scrub(e.what(), settings.secrets));
     }
+  }
+
+  /// True for server messages that mean the database cannot serve now but may later: a full
+  /// disk (SQLSTATE 53100), a lost or refused connection (issue 15).
+  static bool isUnavailableText(const std::string& text) {
+    for (const char* sign : {"No space left on device", "could not extend file", "disk full",
+                             "server closed the connection", "terminating connection",
+                             "could not connect", "no connection to the server"})
+      if (text.find(sign) != std::string::npos) return true;
+    return false;
   }
 
   std::string prefix(const char* op) const {

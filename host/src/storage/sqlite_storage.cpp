@@ -9,6 +9,7 @@
 
 #include <Poco/Data/LOB.h>
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
@@ -178,11 +179,40 @@ Session openSession(const std::string& path) {
   return Session(Poco::Data::SQLite::Connector::KEY, path, kLoginTimeoutSeconds);
 }
 
-/// A failure of a prepared statement; Impl::run names the operation and the file.
+/// A failure of a prepared statement with SQLite's result code; Impl::run names the operation
+/// and the file.
 class SqliteError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  SqliteError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
 };
+
+/// True for result codes that mean the file cannot take writes now but may later: a full
+/// disk, an I/O error, a file that cannot be opened or is read-only, memory (issue 15).
+bool isUnavailableCode(int code) {
+  switch (code & 0xFF) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_NOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// The same for Poco's SQLite exceptions (the statements Poco::Data runs).
+bool isUnavailableException(const Poco::Exception& e) {
+  return dynamic_cast<const Poco::Data::SQLite::DatabaseFullException*>(&e) != nullptr ||
+         dynamic_cast<const Poco::Data::SQLite::IOErrorException*>(&e) != nullptr ||
+         dynamic_cast<const Poco::Data::SQLite::CantOpenDBFileException*>(&e) != nullptr ||
+         dynamic_cast<const Poco::Data::SQLite::ReadOnlyException*>(&e) != nullptr ||
+         dynamic_cast<const Poco::Data::SQLite::NoMemoryException*>(&e) != nullptr;
+}
 
 /// One prepared statement of the hot paths (creating, claiming and finishing jobs), compiled
 /// once per connection and reused: Poco::Data compiles every statement each time it runs, which
@@ -224,7 +254,7 @@ class Prepared {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw SqliteError(sqlite3_errmsg(db_));
+    throw SqliteError(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
   }
   /// Steps a statement that returns no rows; the rows it changed.
   std::int64_t run() {
@@ -275,7 +305,7 @@ class Prepared {
 
  private:
   void check(int rc) {
-    if (rc != SQLITE_OK) throw SqliteError(sqlite3_errmsg(db_));
+    if (rc != SQLITE_OK) throw SqliteError(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
   }
 
   sqlite3* db_;
@@ -299,7 +329,7 @@ class PreparedCache {
       sqlite3_stmt* stmt = nullptr;
       if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-        throw SqliteError(sqlite3_errmsg(db_));
+        throw SqliteError(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
       }
       it = statements_.emplace(sql, stmt).first;
     }
@@ -391,9 +421,14 @@ struct SqliteStorage::Impl {
       return body();
     } catch (const StorageError&) {
       throw;
+    } catch (const SqliteError& e) {
+      throw StorageError(
+          std::string("sqlite storage '") + path + "': " + op + " failed: " + e.what(),
+          isUnavailableCode(e.code()));
     } catch (const Poco::Exception& e) {
-      throw StorageError(std::string("sqlite storage '") + path + "': " + op +
-                         " failed: " + e.displayText());
+      throw StorageError(
+          std::string("sqlite storage '") + path + "': " + op + " failed: " + e.displayText(),
+          isUnavailableException(e));
     } catch (const std::exception& e) {
       throw StorageError(std::string("sqlite storage '") + path + "': " + op +
                          " failed: " + e.what());
@@ -870,7 +905,7 @@ std::vector<JobRecord> SqliteStorage::Impl::claimIn(std::chrono::milliseconds le
     Prepared counter = prepared.use(
         "UPDATE lease_counter SET last_token = last_token + ? WHERE id = 1 RETURNING last_token");
     counter.bind(n);
-    if (!counter.step()) throw SqliteError("the lease_counter row is missing");
+    if (!counter.step()) throw SqliteError(SQLITE_CORRUPT, "the lease_counter row is missing");
     token = counter.int64(0) - n;
   }
   static const std::string kClaim =
@@ -888,7 +923,8 @@ std::vector<JobRecord> SqliteStorage::Impl::claimIn(std::chrono::milliseconds le
         .bind(++token)
         .bind(now_ms + static_cast<Int64>(lease.count()))
         .bind(candidate.second);
-    if (!claim.step()) throw SqliteError("claimed job " + candidate.second + " vanished");
+    if (!claim.step())
+      throw SqliteError(SQLITE_CORRUPT, "claimed job " + candidate.second + " vanished");
     claimed.push_back(claim.job());
   }
   return claimed;

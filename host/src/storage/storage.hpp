@@ -24,6 +24,14 @@ using Json = nlohmann::json;
 class StorageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  /// `unavailable`: the database cannot serve now (disk full, I/O error, connection lost) and
+  /// the same call may succeed later; the API answers 503 storage_unavailable (issue 15).
+  StorageError(const std::string& message, bool unavailable)
+      : std::runtime_error(message), unavailable_(unavailable) {}
+  bool unavailable() const { return unavailable_; }
+
+ private:
+  bool unavailable_ = false;
 };
 
 /// Job status values as the API spells them.

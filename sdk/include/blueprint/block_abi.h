@@ -106,7 +106,9 @@ typedef struct bp_host_api {
   /** Streams a piece of output to the caller right away (an SSE `{"delta": text}` event).
    *  `text` is UTF-8 text, not JSON. */
   void (*emit_delta)(void *ctx, const char *text, size_t size);
-  /** Writes a line to the host log and the run trace. `level` is a bp_log_level. */
+  /** Writes a line to the run trace and to the host log (logger `blueprint.blocks`, with the
+   *  run's job id, agent, blueprint and block as fields; a debug line only when the host logs
+   *  at debug level). `level` is a bp_log_level; invalid UTF-8 is replaced with U+FFFD. */
   void (*log)(void *ctx, int32_t level, const char *message, size_t size);
   /** Returns non-zero once the run is cancelled; long-running blocks poll it and stop. */
   int32_t (*is_cancelled)(void *ctx);
