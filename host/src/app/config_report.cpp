@@ -70,6 +70,8 @@ const ConfigKey kKeys[] = {
      Shown::AsIs},
     {"max_queued", [](const HostConfig& c) -> Json { return c.max_queued; }, Needs::Nothing,
      Shown::AsIs},
+    {"max_connections", [](const HostConfig& c) -> Json { return c.max_connections; },
+     Needs::Nothing, Shown::AsIs},
     {"keep_alive_timeout_s", [](const HostConfig& c) -> Json { return c.keep_alive_timeout_s; },
      Needs::Nothing, Shown::AsIs},
     {"max_keep_alive_requests",

@@ -25,6 +25,7 @@
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
 #include "app/systemd_notify.hpp"
+#include "http/connection_limit.hpp"
 #include "http/http_connection.hpp"
 #include "http/request_router.hpp"
 #include "logging/log_fields.hpp"
@@ -106,6 +107,8 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("store-sync-runs", "auto|always|never",
        "write finished sync runs to storage so every host sharing it finds them (auto: on "
        "PostgreSQL)");
+  flag("max-connections", "N",
+       "open connections; past it new ones are answered 503 (default 0: threads + max_queued)");
   flag("max-concurrent-runs", "N",
        "runs in flight on this host; over it sync runs get 429 and jobs wait (default 1024, 0: "
        "no limit)");
@@ -345,6 +348,11 @@ int HostApplication::main(const std::vector<std::string>& args) {
   Poco::SharedPtr<HttpConnectionFactory> connections(
       new HttpConnectionFactory(server_params, new RequestRouter(services), connection_limits));
   Poco::Net::TCPServer server(connections, pool, socket, server_params);
+  // Open connections past max_connections are answered 503 (default: what the threads and the
+  // accept queue hold, past which Poco would drop them silently).
+  server.setConnectionFilter(new ConnectionLimit(server, config.max_connections > 0
+                                                             ? config.max_connections
+                                                             : config.threads + config.max_queued));
   connections->attach(&server);
   server.start();
   worker.start();

@@ -125,6 +125,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       min_threads = getAs<int>(v, key, source);
     else if (key == "max_queued")
       max_queued = getAs<int>(v, key, source);
+    else if (key == "max_connections")
+      max_connections = getAs<int>(v, key, source);
     else if (key == "keep_alive_timeout_s")
       keep_alive_timeout_s = getAs<int>(v, key, source);
     else if (key == "max_keep_alive_requests")
@@ -223,6 +225,8 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
   if (threads < 1 || min_threads < 1 || min_threads > threads)
     throw std::runtime_error(source + ": need 1 <= min_threads <= threads");
   if (job_workers < 0) throw std::runtime_error(source + ": job_workers must be >= 0");
+  if (max_connections < 0)
+    throw std::runtime_error(source + ": max_connections must be >= 0 (0: threads + max_queued)");
   checkStoreSyncRuns(store_sync_runs, source + ": store_sync_runs");
   if (max_concurrent_runs < 0 || max_concurrent_runs_per_agent < 0)
     throw std::runtime_error(source +
@@ -307,7 +311,10 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
   else if (name == "store-sync-runs" || name == "store_sync_runs") {
     store_sync_runs = value;
     checkStoreSyncRuns(store_sync_runs, name);
-  } else if (name == "max-concurrent-runs" || name == "max_concurrent_runs")
+  } else if (name == "max-connections" || name == "max_connections")
+    max_connections =
+        static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_connections")));
+  else if (name == "max-concurrent-runs" || name == "max_concurrent_runs")
     max_concurrent_runs =
         static_cast<int>(std::max<std::int64_t>(0, parseInt(value, "max_concurrent_runs")));
   else if (name == "max-concurrent-runs-per-agent" || name == "max_concurrent_runs_per_agent")
@@ -350,6 +357,7 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_MAX_LANE_THREADS_PER_HOST", "max_lane_threads_per_host"},
       {"BLUEPRINT_CONSOLE", "console"},
       {"BLUEPRINT_MAX_CONCURRENT_RUNS", "max_concurrent_runs"},
+      {"BLUEPRINT_MAX_CONNECTIONS", "max_connections"},
       {"BLUEPRINT_STORE_SYNC_RUNS", "store_sync_runs"},
       {"BLUEPRINT_MAX_CONCURRENT_RUNS_PER_AGENT", "max_concurrent_runs_per_agent"},
       {"BLUEPRINT_LOG_FORMAT", "log_format"},
@@ -389,6 +397,7 @@ Json HostConfig::toJson() const {
           {"threads", threads},
           {"min_threads", min_threads},
           {"max_queued", max_queued},
+          {"max_connections", max_connections},
           {"keep_alive_timeout_s", keep_alive_timeout_s},
           {"body_limit_bytes", body_limit_bytes},
           {"sse_keepalive_ms", sse_keepalive_ms},

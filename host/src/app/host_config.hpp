@@ -31,6 +31,7 @@ struct HostConfig {
   int threads = 256;                ///< max connection threads
   int min_threads = 8;              ///< threads kept warm
   int max_queued = 1024;            ///< accepted connections waiting for a thread
+  int max_connections = 0;          ///< open connections; past it 503 (0: threads + max_queued)
   int keep_alive_timeout_s = 5;     ///< idle keep-alive connections are closed after this
   int max_keep_alive_requests = 0;  ///< 0 = unlimited
   int listen_backlog = 1024;
