@@ -228,7 +228,8 @@ TEST(ConsoleApi, TraceEntriesStartWhereTheyRanSoConcurrentBranchesOverlap) {
   // A sync run's trace (kept compact until read) has them too.
   SyncRun run = runSync(invoke, "greeter", "main", kInputs);
   ASSERT_EQ(run.status, 200) << run.body;
-  for (const Json& e : getJob(invoke, run.job_id)["trace"])
+  const Json sync_job = getJob(invoke, run.job_id);  // kept: the loop reads into it
+  for (const Json& e : sync_job["trace"])
     EXPECT_TRUE(e.contains("start_us") && e["start_us"].is_number_integer()) << e.dump();
 }
 
