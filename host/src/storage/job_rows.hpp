@@ -24,6 +24,20 @@ inline const char* const kColumns =
     "created_at_ms, started_at_ms, finished_at_ms, attempts, trace, lease_token, lease_until_ms, "
     "cancel_requested, created_by";
 
+/// What follows `INSERT INTO jobs (kColumns) VALUES (…)` to make it an upsert that replaces
+/// every column of an existing job (putJob, putFinishedRuns). The idempotency key is not among
+/// them, so a job keeps the one it was created with. SQLite and PostgreSQL share the syntax.
+inline const char* const kUpsertTail =
+    " ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
+    " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
+    " status = excluded.status, payload = excluded.payload,"
+    " artifact = excluded.artifact, error = excluded.error,"
+    " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
+    " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
+    " trace = excluded.trace, lease_token = excluded.lease_token,"
+    " lease_until_ms = excluded.lease_until_ms,"
+    " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
+
 /// JSON as stored. Invalid UTF-8 (a block's error text, say) is replaced rather than failing the
 /// write: losing a byte beats losing the job's final state.
 inline std::string toText(const Json& value) {

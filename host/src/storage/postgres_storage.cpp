@@ -822,24 +822,16 @@ struct PostgresStorage::Impl {
     return firstJob(stmt);
   }
 
-  /// Binds every kJobColumns value of `job` as $1…$17, in order.
   /// An upsert keeps the idempotency key the job was created with.
   static void upsertJob(Session& session, const JobRecord& job) {
     Statement stmt(session);
-    stmt << "INSERT INTO jobs (" << kJobColumns << ") VALUES (" << kJobValues
-         << ") ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
-            " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
-            " status = excluded.status, payload = excluded.payload,"
-            " artifact = excluded.artifact, error = excluded.error,"
-            " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
-            " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
-            " trace = excluded.trace, lease_token = excluded.lease_token,"
-            " lease_until_ms = excluded.lease_until_ms,"
-            " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
+    stmt << "INSERT INTO jobs (" << kJobColumns << ") VALUES (" << kJobValues << ")"
+         << job_rows::kUpsertTail;
     bindJob(stmt, job);
     stmt.execute();
   }
 
+  /// Binds every kJobColumns value of `job` as $1…$17, in order.
   static void bindJob(Statement& stmt, const JobRecord& job) {
     stmt.addBind(bind(job.job_id));
     stmt.addBind(bind(job.agent_id));
@@ -1099,15 +1091,7 @@ void PostgresStorage::putFinishedRuns(const std::vector<FinishedRun>& runs) {
           stmt << (c == 1 ? "$" : ", $") << (base + c) << (c == 7 || c == 8 ? "::bytea" : "");
         stmt << ")";
       }
-      stmt << " ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
-              " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
-              " status = excluded.status, payload = excluded.payload,"
-              " artifact = excluded.artifact, error = excluded.error,"
-              " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
-              " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
-              " trace = excluded.trace, lease_token = excluded.lease_token,"
-              " lease_until_ms = excluded.lease_until_ms,"
-              " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
+      stmt << job_rows::kUpsertTail;
       for (std::size_t r = 0; r < count; ++r) Impl::bindJob(stmt, runs[first + r].job);
       stmt.execute();
     }

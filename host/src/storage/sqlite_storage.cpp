@@ -483,26 +483,17 @@ struct SqliteStorage::Impl {
     return std::move(jobs.front());
   }
 
-  /// Binds every kJobColumns value of `job`, in order.
   /// An upsert rather than INSERT OR REPLACE: REPLACE deletes the row first and would drop the
   /// idempotency key the job was created with.
   static void upsertJob(Session& session, const JobRecord& job) {
     Statement stmt(session);
     stmt << "INSERT INTO jobs (" << kJobColumns
-         << ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id,"
-            " blueprint_id = excluded.blueprint_id, agent_version = excluded.agent_version,"
-            " status = excluded.status, payload = excluded.payload,"
-            " artifact = excluded.artifact, error = excluded.error,"
-            " created_at_ms = excluded.created_at_ms, started_at_ms = excluded.started_at_ms,"
-            " finished_at_ms = excluded.finished_at_ms, attempts = excluded.attempts,"
-            " trace = excluded.trace, lease_token = excluded.lease_token,"
-            " lease_until_ms = excluded.lease_until_ms,"
-            " cancel_requested = excluded.cancel_requested, created_by = excluded.created_by";
+         << ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" << job_rows::kUpsertTail;
     bindJob(stmt, job);
     stmt.execute();
   }
 
+  /// Binds every kJobColumns value of `job`, in order.
   static void bindJob(Statement& stmt, const JobRecord& job) {
     stmt.addBind(bind(job.job_id));
     stmt.addBind(bind(job.agent_id));
