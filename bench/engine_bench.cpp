@@ -25,7 +25,7 @@
 #include "blueprint/template.hpp"
 #include "engine/compiled_blueprint.hpp"
 #include "engine/runner.hpp"
-#include "jobs/job_id.hpp"
+#include "runs/job_id.hpp"
 #include "plugins/plugin_manager.hpp"
 
 namespace blueprint::host {

@@ -17,7 +17,7 @@
 #include "blueprint/blueprint_validator.hpp"
 #include "engine/compiled_blueprint.hpp"
 #include "engine/runner.hpp"
-#include "jobs/run_events.hpp"
+#include "runs/run_events.hpp"
 #include "new_block.hpp"
 #include "plugins/plugin_loader.hpp"
 #include "plugins/plugin_manager.hpp"

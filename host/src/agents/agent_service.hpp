@@ -17,29 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "api/api_error.hpp"
 #include "engine/compiled_blueprint.hpp"
 #include "plugins/plugin_manager.hpp"
 #include "storage/storage.hpp"
 
 namespace blueprint::host {
-
-/// An API error: HTTP status, snake_case code, sentence. Thrown by services, mapped by http/.
-class ApiError : public std::runtime_error {
- public:
-  ApiError(int status, std::string code, const std::string& message, Json details = nullptr)
-      : std::runtime_error(message),
-        status_(status),
-        code_(std::move(code)),
-        details_(std::move(details)) {}
-  int status() const { return status_; }
-  const std::string& code() const { return code_; }
-  const Json& details() const { return details_; }
-
- private:
-  int status_;
-  std::string code_;
-  Json details_;
-};
 
 class AgentService {
  public:

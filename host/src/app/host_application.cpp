@@ -317,6 +317,8 @@ int HostApplication::main(const std::vector<std::string>& args) {
   services.heartbeat = &heartbeat;
   services.run_options = &run_options;
   services.admission = &admission;
+  RunService runs(services);
+  services.runs = &runs;
   // Sync runs written behind for the other hosts: by default only where there are others, i.e.
   // on shared storage (a lone SQLite host keeps them in memory, as the hot path prefers).
   std::unique_ptr<SyncRunRecorder> recorder;

@@ -10,14 +10,15 @@
 #include "auth/api_keys.hpp"
 #include "engine/runner.hpp"
 #include "http/sse_stream.hpp"
-#include "jobs/job_worker.hpp"
-#include "jobs/queue_depth.hpp"
-#include "jobs/run_admission.hpp"
-#include "jobs/run_registry.hpp"
-#include "jobs/sync_run_recorder.hpp"
 #include "logging/access_log.hpp"
 #include "metrics/metrics.hpp"
 #include "plugins/plugin_manager.hpp"
+#include "runs/job_worker.hpp"
+#include "runs/queue_depth.hpp"
+#include "runs/run_admission.hpp"
+#include "runs/run_registry.hpp"
+#include "runs/run_service.hpp"
+#include "runs/sync_run_recorder.hpp"
 #include "storage/storage.hpp"
 #include "storage/storage_health.hpp"
 
@@ -36,6 +37,7 @@ struct HostServices {
   StreamHeartbeat* heartbeat = nullptr;
   const RunOptions* run_options = nullptr;
   RunAdmission* admission = nullptr;
+  RunService* runs = nullptr;
   SyncRunRecorder* recorder = nullptr;  ///< null: sync runs stay in this host's memory
   const AccessLog* access_log = nullptr;
   StorageHealth* storage_health = nullptr;

@@ -21,133 +21,6 @@ namespace blueprint::host {
 
 namespace {
 
-std::vector<std::string> splitPath(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    while (i < path.size() && path[i] == '/') ++i;
-    std::size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) parts.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return parts;
-}
-
-enum class Scope { None, Invoke, Admin };
-
-Scope scopeOf(Route r) {
-  switch (r) {
-    case Route::Trigger:
-    case Route::CreateJob:
-    case Route::GetJob:
-    case Route::JobEvents:
-    case Route::CancelJob:
-    case Route::RetryJob:
-    case Route::ListJobs:
-      return Scope::Invoke;
-    case Route::Healthz:
-    case Route::Readyz:
-    case Route::Metrics:
-    case Route::OpenApi:
-    case Route::ConsoleRedirect:
-    case Route::ConsoleAsset:
-    case Route::NotFound:
-      return Scope::None;
-    default:
-      return Scope::Admin;
-  }
-}
-
-/// Routes whose success means storage took a write (the storage health recovers on one).
-bool writesStorage(Route r) {
-  switch (r) {
-    case Route::CreateJob:
-    case Route::CancelJob:
-    case Route::RetryJob:
-    case Route::PutAgent:
-    case Route::DeleteAgent:
-    case Route::Deploy:
-    case Route::Undeploy:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
-
-RouteMatch matchRoute(const std::string& method, const std::string& path) {
-  RouteMatch m;
-  const std::vector<std::string> p = splitPath(path);
-  auto is = [&](std::size_t n) { return p.size() == n; };
-  // HEAD is answered wherever GET is, with GET's head and no body (RFC 9110 §9.3.2).
-  const bool head = method == "HEAD";
-  auto on = [&](const char* want, Route r, std::vector<std::string> params) {
-    if (method == want || (head && std::strcmp(want, "GET") == 0)) {
-      m.route = r;
-      m.params = std::move(params);
-      return true;
-    }
-    m.allowed_methods += m.allowed_methods.empty() ? want : std::string(", ") + want;
-    if (std::strcmp(want, "GET") == 0) m.allowed_methods += ", HEAD";
-    return false;
-  };
-  if (is(1) && p[0] == "healthz")
-    on("GET", Route::Healthz, {});
-  else if (is(1) && p[0] == "readyz")
-    on("GET", Route::Readyz, {});
-  else if (is(1) && p[0] == "metrics")
-    on("GET", Route::Metrics, {});
-  else if (is(1) && p[0] == "openapi.json")
-    on("GET", Route::OpenApi, {});
-  else if (is(0))
-    on("GET", Route::ConsoleRedirect, {});
-  else if (p[0] == "console") {
-    std::string file;  // the rest of the path; the handler serves only files it embeds
-    for (std::size_t i = 1; i < p.size(); ++i) file += (i > 1 ? "/" : "") + p[i];
-    on("GET", Route::ConsoleAsset, {std::move(file)});
-  } else if (p.size() >= 2 && p[0] == "v1") {
-    if (p[1] == "blocks" && is(2))
-      on("GET", Route::Blocks, {});
-    else if (p[1] == "plugins" && is(3) && p[2] == "reload")
-      on("POST", Route::ReloadPlugins, {});
-    else if (p[1] == "agents") {
-      if (is(2))
-        on("GET", Route::ListAgents, {});
-      else if (p[2] == "jobs" && is(4))
-        on("GET", Route::GetJob, {p[3]});
-      else if (p[2] == "jobs" && is(5) && p[4] == "events")
-        on("GET", Route::JobEvents, {p[3]});
-      else if (p[2] == "jobs" && is(5) && p[4] == "cancel")
-        on("POST", Route::CancelJob, {p[3]});
-      else if (p[2] == "jobs" && is(5) && p[4] == "retry")
-        on("POST", Route::RetryJob, {p[3]});
-      else if (is(3)) {
-        on("GET", Route::GetAgent, {p[2]}) || on("PUT", Route::PutAgent, {p[2]}) ||
-            on("DELETE", Route::DeleteAgent, {p[2]});
-      } else if (is(4) && p[3] == "deploy")
-        on("POST", Route::Deploy, {p[2]});
-      else if (is(4) && p[3] == "undeploy")
-        on("POST", Route::Undeploy, {p[2]});
-      else if (is(4) && p[3] == "jobs")
-        on("GET", Route::ListJobs, {p[2]});
-      else if (is(5) && p[3] == "versions")
-        on("GET", Route::GetAgentVersion, {p[2], p[4]});
-      else if (is(5) && p[3] == "blueprints")
-        on("POST", Route::Trigger, {p[2], p[4]});
-      else if (is(6) && p[3] == "blueprints" && p[5] == "jobs")
-        on("POST", Route::CreateJob, {p[2], p[4]});
-      else if (is(6) && p[3] == "blueprints" && p[5] == "test")
-        on("POST", Route::TestRun, {p[2], p[4]});
-    }
-  }
-  if (m.route != Route::NotFound) m.allowed_methods.clear();
-  return m;
-}
-
-namespace {
-
 class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
  public:
   explicit ApiRequestHandler(HostServices& services) : services_(services) {}
@@ -181,7 +54,8 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
                        "no API route matches " + request.getMethod() + " " + path);
       }
       RequestContext ctx{services_, request, response, std::move(match.params), {}, {}};
-      const Scope scope = scopeOf(route);
+      const RouteSpec& spec = routeSpec(route);
+      const Scope scope = spec.scope;
       if (scope != Scope::None) {
         std::optional<Principal> who =
             services_.keys->authenticate(request.get("Authorization", ""));
@@ -198,8 +72,10 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
         if (services_.access_log->enabled()) key_name = who->name;
       }
       if (uri && !uri->getRawQuery().empty()) ctx.query = uri->getQueryParameters();
-      dispatch(route, ctx);
+      spec.handler(ctx);
     } catch (const ApiError& e) {
+      if (e.retryAfterSeconds() > 0)
+        response.set("Retry-After", std::to_string(e.retryAfterSeconds()));
       respondError(response, e.status(), e.code(), e.what(), e.details());
     } catch (const RequestBodyError& e) {
       // The body is malformed or cut short: answer, and let the connection close.
@@ -224,7 +100,7 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
       respondInternalError(request, response, e.what());
     }
     const int status = static_cast<int>(response.getStatus());
-    if (status < 300 && !services_.storage_health->writable() && writesStorage(route))
+    if (status < 300 && !services_.storage_health->writable() && routeSpec(route).writes_storage)
       services_.storage_health->recordSuccess();
     const std::int64_t duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                          std::chrono::steady_clock::now() - started)
@@ -259,59 +135,6 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
     respondError(response, 500, "internal_error",
                  "internal error (incident " + incident + "; the host log has the details)",
                  nullptr);
-  }
-
-  static void dispatch(Route route, RequestContext& ctx) {
-    switch (route) {
-      case Route::Trigger:
-        return handleTrigger(ctx);
-      case Route::CreateJob:
-        return handleCreateJob(ctx);
-      case Route::TestRun:
-        return handleTestRun(ctx);
-      case Route::GetJob:
-        return handleGetJob(ctx);
-      case Route::JobEvents:
-        return handleJobEvents(ctx);
-      case Route::CancelJob:
-        return handleCancelJob(ctx);
-      case Route::RetryJob:
-        return handleRetryJob(ctx);
-      case Route::ListJobs:
-        return handleListJobs(ctx);
-      case Route::ListAgents:
-        return handleListAgents(ctx);
-      case Route::PutAgent:
-        return handlePutAgent(ctx);
-      case Route::GetAgent:
-        return handleGetAgent(ctx);
-      case Route::DeleteAgent:
-        return handleDeleteAgent(ctx);
-      case Route::Deploy:
-        return handleDeploy(ctx);
-      case Route::Undeploy:
-        return handleUndeploy(ctx);
-      case Route::GetAgentVersion:
-        return handleGetAgentVersion(ctx);
-      case Route::Blocks:
-        return handleBlocks(ctx);
-      case Route::ReloadPlugins:
-        return handleReloadPlugins(ctx);
-      case Route::Healthz:
-        return handleHealthz(ctx);
-      case Route::Readyz:
-        return handleReadyz(ctx);
-      case Route::Metrics:
-        return handleMetrics(ctx);
-      case Route::OpenApi:
-        return handleOpenApi(ctx);
-      case Route::ConsoleRedirect:
-        return handleConsoleRedirect(ctx);
-      case Route::ConsoleAsset:
-        return handleConsoleAsset(ctx);
-      default:
-        throw ApiError(404, "not_found", "no such route");
-    }
   }
 
   HostServices& services_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/sse_stream.hpp"
 
-#include "jobs/run_events.hpp"
+#include "runs/run_events.hpp"
 
 namespace blueprint::host {
 

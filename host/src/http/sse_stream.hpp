@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "engine/runner.hpp"
-#include "jobs/run_registry.hpp"
+#include "runs/run_registry.hpp"
 
 namespace blueprint::host {
 

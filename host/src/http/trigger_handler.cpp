@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The run endpoints: sync trigger (SSE), the editor's test run (SSE, draft), and async job
 // creation (stored before the 202). DESIGN §2, §9.
-#include <Poco/Logger.h>
-
 #include <blueprint/json_limits.hpp>
 
 #include <cstdio>
@@ -10,8 +8,7 @@
 
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
-#include "jobs/job_id.hpp"
-#include "jobs/run_events.hpp"
+#include "http/sse_run_stream.hpp"
 
 namespace blueprint::host {
 
@@ -118,117 +115,6 @@ const CompiledBlueprint& triggerable(const CompiledAgent& agent, const std::stri
   return *bp;
 }
 
-/// A run slot for a sync run, or 429 with Retry-After: the caller is waiting, so it is told
-/// at once rather than queued behind runs that may last minutes.
-std::optional<RunAdmission::Slot> admitSyncRun(RequestContext& ctx, const std::string& agent_id) {
-  RunAdmission* admission = ctx.services.admission;
-  if (admission == nullptr) return std::nullopt;
-  RunAdmission::Limit refused = RunAdmission::Limit::None;
-  std::optional<RunAdmission::Slot> slot = admission->tryAcquire(agent_id, refused);
-  if (slot) return slot;
-  ctx.response.set("Retry-After", "1");
-  if (refused == RunAdmission::Limit::Agent)
-    throw ApiError(429, "too_many_runs",
-                   "agent '" + agent_id + "' already has " +
-                       std::to_string(admission->maxPerAgent()) +
-                       " runs in progress (max_concurrent_runs_per_agent); retry later, or "
-                       "submit it as a job, which waits for a slot");
-  throw ApiError(429, "too_many_runs",
-                 "this host already has " + std::to_string(admission->maxTotal()) +
-                     " runs in progress (max_concurrent_runs); retry later, or submit it as a "
-                     "job, which waits for a slot");
-}
-
-/// Runs `bp` on the request thread and streams it: the sync trigger and the test run.
-void streamRun(RequestContext& ctx, std::shared_ptr<const CompiledAgent> agent,
-               const CompiledBlueprint& bp, std::shared_ptr<const Json> payload) {
-  HostServices& s = ctx.services;
-  JobRecord job;
-  job.job_id = newJobId();
-  job.agent_id = agent->agent_id;
-  job.blueprint_id = bp.id;
-  job.agent_version = agent->version;
-  job.status = job_status::kInProgress;
-  // No payload in the live record: nothing reads it there, and copying it per run shows in
-  // profiles. It is added below only if the run has to be stored.
-  job.created_at_ms = nowMs();
-  job.started_at_ms = job.created_at_ms;
-  job.attempts = 1;
-  job.created_by = ctx.principal.name;
-  std::shared_ptr<LiveRun> live = s.registry->add(job);
-  live->keepPayload(payload);  // shared, not copied: a retry from memory needs it (issue 11, M4)
-  const auto started = std::chrono::steady_clock::now();
-  SseStream stream(ctx.response, live, *s.heartbeat, job.job_id);
-  stream.push(run_events::inProgress());
-  // The same bytes for every run of a blueprint: made once per thread and blueprint id.
-  thread_local std::string executing_for, executing_event;
-  if (executing_event.empty() || executing_for != bp.id) {
-    executing_for = bp.id;
-    executing_event = run_events::executing(bp.id);
-  }
-  stream.push(executing_event);
-  // The trace stays compact unless the job is fetched: most sync runs' traces are never read.
-  RunOptions options = *s.run_options;
-  options.defer_trace = true;
-  options.job_id = job.job_id;
-  RunResult result = Runner::run(*agent, bp, payload, options, stream, live->control());
-  std::vector<std::string> closing;
-  run_events::appendClosing(result, closing);
-  for (const auto& e : closing) stream.push(e);
-
-  JobRecord final_record = std::move(job);
-  final_record.finished_at_ms = nowMs();
-  int status_index = 0;
-  switch (result.status) {
-    case RunResult::Status::Completed:
-      final_record.status = job_status::kCompleted;
-      if (result.return_value)
-        final_record.artifact = run_events::artifactText(*result.return_value);
-      break;
-    case RunResult::Status::Error:
-      final_record.status = job_status::kError;
-      final_record.error = result.error;
-      status_index = 1;
-      break;
-    case RunResult::Status::Cancelled:
-      final_record.status = job_status::kCancelled;
-      final_record.error = result.error;
-      status_index = 2;
-      break;
-  }
-  // The job is final before the caller reads [DONE]: a client that polls the job as soon as
-  // its stream ends must find it finished.
-  live->finish(final_record, result.deferred_trace);
-  stream.finish();
-  if (stream.callerGone()) live->markCallerGone();
-  if (live->callerGone()) {
-    // Nobody saw the end: keep it where …/jobs/{id} and …/events find it after a restart too.
-    final_record.payload = *payload;
-    if (result.deferred_trace) final_record.trace = result.deferred_trace->toJson();
-    try {
-      s.storage->putJob(final_record);
-      s.storage->appendEvents(final_record.job_id, live->allEvents());
-    } catch (const StorageError& e) {
-      // A full disk is reported once by the storage health, not once per run.
-      if (!s.storage_health->recordFailure(e))
-        Poco::Logger::get("blueprint.http")
-            .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));
-    } catch (const std::exception& e) {
-      Poco::Logger::get("blueprint.http")
-          .error("storing sync run %s failed: %s", final_record.job_id, std::string(e.what()));
-    }
-  } else if (s.recorder != nullptr) {
-    // Written behind the run, in a batch, for the other hosts sharing the storage.
-    s.recorder->record(std::move(final_record), payload, result.deferred_trace, live->allEvents());
-  }
-  s.registry->retire(live);
-  s.metrics->countRun(0, status_index,
-                      std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count(),
-                      agent->agent_id);
-}
-
 }  // namespace
 
 void handleTrigger(RequestContext& ctx) {
@@ -237,8 +123,9 @@ void handleTrigger(RequestContext& ctx) {
   checkTriggerBody(*body);
   auto agent = ctx.services.agents->deployed(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
-  const std::optional<RunAdmission::Slot> slot = admitSyncRun(ctx, agent->agent_id);
-  streamRun(ctx, std::move(agent), bp, std::move(body));
+  const std::optional<RunAdmission::Slot> slot = ctx.services.runs->admitSync(agent->agent_id);
+  SseRunStream stream(ctx.response, *ctx.services.heartbeat);
+  ctx.services.runs->runSync(ctx.principal, std::move(agent), bp, std::move(body), stream);
 }
 
 void handleTestRun(RequestContext& ctx) {
@@ -251,8 +138,10 @@ void handleTestRun(RequestContext& ctx) {
   if (!body.is_object() || !body.empty()) checkTriggerBody(body);
   auto agent = ctx.services.agents->draft(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
-  const std::optional<RunAdmission::Slot> slot = admitSyncRun(ctx, agent->agent_id);
-  streamRun(ctx, std::move(agent), bp, std::make_shared<const Json>(std::move(body)));
+  const std::optional<RunAdmission::Slot> slot = ctx.services.runs->admitSync(agent->agent_id);
+  SseRunStream stream(ctx.response, *ctx.services.heartbeat);
+  ctx.services.runs->runSync(ctx.principal, std::move(agent), bp,
+                             std::make_shared<const Json>(std::move(body)), stream);
 }
 
 void handleCreateJob(RequestContext& ctx) {
@@ -262,36 +151,13 @@ void handleCreateJob(RequestContext& ctx) {
   checkTriggerBody(body);
   auto agent = s.agents->deployed(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
-  const std::string key = ctx.request.get("Idempotency-Key", "");
-  if (key.size() > 255)
-    throw ApiError(400, "invalid_request", "Idempotency-Key is longer than 255 characters");
-  if (s.queue_depth->approximate() >= s.config->job_queue_limit) {
-    ctx.response.set("Retry-After", "1");
-    throw ApiError(429, "queue_full",
-                   "the job queue holds its limit of " + std::to_string(s.config->job_queue_limit) +
-                       " queued jobs; retry later");
-  }
-  JobRecord job;
-  job.job_id = newJobId();
-  job.agent_id = agent->agent_id;
-  job.blueprint_id = bp.id;
-  job.agent_version = agent->version;
-  job.status = job_status::kQueued;
-  job.payload = std::move(body);
-  job.created_at_ms = nowMs();
-  job.created_by = ctx.principal.name;
-  auto [stored, created] = s.storage->createJob(job, key);  // durable before the 202 (DESIGN §6)
-  if (created) {
-    s.metrics->countJobCreated();
-    s.queue_depth->added();
-    s.worker->notify();
-  } else {
-    ctx.response.set("Idempotent-Replayed", "true");
-  }
+  RunService::Submitted submitted = s.runs->submit(ctx.principal, *agent, bp, std::move(body),
+                                                   ctx.request.get("Idempotency-Key", ""));
+  if (!submitted.created) ctx.response.set("Idempotent-Replayed", "true");
   sendJson(ctx.response, 202,
-           {{"job_id", stored.job_id},
-            {"status", stored.status},
-            {"created_at", isoTime(stored.created_at_ms)}});
+           {{"job_id", submitted.job.job_id},
+            {"status", submitted.job.status},
+            {"created_at", isoTime(submitted.job.created_at_ms)}});
 }
 
 }  // namespace blueprint::host

@@ -6,71 +6,6 @@
 
 namespace blueprint::host {
 
-const char* routeName(Route r) {
-  static const char* kNames[] = {"trigger",        "create_job",        "test_run",
-                                 "get_job",        "job_events",        "cancel_job",
-                                 "retry_job",      "list_jobs",         "list_agents",
-                                 "put_agent",      "get_agent",         "delete_agent",
-                                 "deploy",         "undeploy",          "blocks",
-                                 "reload_plugins", "healthz",           "readyz",
-                                 "metrics",        "openapi",           "console_redirect",
-                                 "console_asset",  "get_agent_version", "not_found"};
-  return kNames[static_cast<int>(r)];
-}
-
-const char* routePattern(Route r) {
-  static const char* kPatterns[] = {"/v1/agents/:agent_id/blueprints/:blueprint_id",
-                                    "/v1/agents/:agent_id/blueprints/:blueprint_id/jobs",
-                                    "/v1/agents/:agent_id/blueprints/:blueprint_id/test",
-                                    "/v1/agents/jobs/:job_id",
-                                    "/v1/agents/jobs/:job_id/events",
-                                    "/v1/agents/jobs/:job_id/cancel",
-                                    "/v1/agents/jobs/:job_id/retry",
-                                    "/v1/agents/:agent_id/jobs",
-                                    "/v1/agents",
-                                    "/v1/agents/:agent_id",
-                                    "/v1/agents/:agent_id",
-                                    "/v1/agents/:agent_id",
-                                    "/v1/agents/:agent_id/deploy",
-                                    "/v1/agents/:agent_id/undeploy",
-                                    "/v1/blocks",
-                                    "/v1/plugins/reload",
-                                    "/healthz",
-                                    "/readyz",
-                                    "/metrics",
-                                    "/openapi.json",
-                                    "/",
-                                    "/console/:file",
-                                    "/v1/agents/:agent_id/versions/:version",
-                                    "unmatched"};
-  static_assert(std::size(kPatterns) == static_cast<std::size_t>(Route::kCount),
-                "one pattern per route");
-  return kPatterns[static_cast<int>(r)];
-}
-
-const char* routeMethod(Route r) {
-  switch (r) {
-    case Route::Trigger:
-    case Route::CreateJob:
-    case Route::TestRun:
-    case Route::CancelJob:
-    case Route::RetryJob:
-    case Route::Deploy:
-    case Route::Undeploy:
-    case Route::ReloadPlugins:
-      return "POST";
-    case Route::PutAgent:
-      return "PUT";
-    case Route::DeleteAgent:
-      return "DELETE";
-    case Route::NotFound:
-    case Route::kCount:
-      return "any";
-    default:
-      return "GET";
-  }
-}
-
 Metrics::Metrics(std::size_t max_agents, std::size_t max_block_types)
     : run_durations_(max_agents), block_durations_(max_block_types) {}
 
@@ -82,9 +17,10 @@ void Metrics::countRequest(Route route, int status, std::int64_t duration_us) {
   request_durations_[static_cast<std::size_t>(route)].observe(duration_us);
 }
 
-void Metrics::countRun(int kind, int status, std::int64_t duration_us, std::string_view agent_id) {
+void Metrics::countRun(RunKind kind, RunOutcome outcome, std::int64_t duration_us,
+                       std::string_view agent_id) {
   run_durations_.observe(agent_id, duration_us);
-  runs_[static_cast<std::size_t>(kind)][static_cast<std::size_t>(status)].fetch_add(
+  runs_[static_cast<std::size_t>(kind)][static_cast<std::size_t>(outcome)].fetch_add(
       1, std::memory_order_relaxed);
   run_duration_us_[static_cast<std::size_t>(kind)].fetch_add(
       static_cast<std::uint64_t>(duration_us < 0 ? 0 : duration_us), std::memory_order_relaxed);
@@ -102,23 +38,18 @@ std::string Metrics::render(const std::string& gauges) const {
       out << "blueprint_http_requests_total{route=\"" << routeName(static_cast<Route>(r))
           << "\",code=\"" << c << "xx\"} " << v << "\n";
     }
-  static const char* kKinds[] = {"sync", "async"};
-  static const char* kStatus[] = {"completed", "error", "cancelled"};
   out << "# HELP blueprint_runs_total Finished runs by kind and status.\n"
          "# TYPE blueprint_runs_total counter\n";
-  for (int k = 0; k < 2; ++k)
-    for (int s = 0; s < 3; ++s)
-      out << "blueprint_runs_total{kind=\"" << kKinds[k] << "\",status=\"" << kStatus[s] << "\"} "
-          << runs_[static_cast<std::size_t>(k)][static_cast<std::size_t>(s)].load(
-                 std::memory_order_relaxed)
-          << "\n";
+  for (std::size_t k = 0; k < kKinds; ++k)
+    for (std::size_t s = 0; s < kOutcomes; ++s)
+      out << "blueprint_runs_total{kind=\"" << metricLabelOf(static_cast<RunKind>(k))
+          << "\",status=\"" << metricLabelOf(static_cast<RunOutcome>(s)) << "\"} "
+          << runs_[k][s].load(std::memory_order_relaxed) << "\n";
   out << "# HELP blueprint_run_duration_seconds_total Time spent in finished runs.\n"
          "# TYPE blueprint_run_duration_seconds_total counter\n";
-  for (int k = 0; k < 2; ++k)
-    out << "blueprint_run_duration_seconds_total{kind=\"" << kKinds[k] << "\"} "
-        << static_cast<double>(
-               run_duration_us_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed)) /
-               1e6
+  for (std::size_t k = 0; k < kKinds; ++k)
+    out << "blueprint_run_duration_seconds_total{kind=\"" << metricLabelOf(static_cast<RunKind>(k))
+        << "\"} " << static_cast<double>(run_duration_us_[k].load(std::memory_order_relaxed)) / 1e6
         << "\n";
   std::string histograms;
   histograms +=

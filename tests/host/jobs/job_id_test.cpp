@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // job_id_test.cpp: job ids (issue 11, Tenancy) are UUID v4 from the kernel's CSPRNG, distinct
 // across threads, and a forked child never repeats the ids its parent's batch still holds.
-#include "jobs/job_id.hpp"
+#include "runs/job_id.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

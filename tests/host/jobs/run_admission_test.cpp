@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // RunAdmission: the host and per-agent run limits, the slot's release, and a waiting acquire
 // that wakes when a slot frees or gives up when told to.
-#include "jobs/run_admission.hpp"
+#include "runs/run_admission.hpp"
 
 #include <gtest/gtest.h>
 

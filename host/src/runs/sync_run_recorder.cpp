@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "jobs/sync_run_recorder.hpp"
+#include "runs/sync_run_recorder.hpp"
 
 #include <Poco/Logger.h>
 

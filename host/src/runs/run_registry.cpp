@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "jobs/run_registry.hpp"
+#include "runs/run_registry.hpp"
 
 #include <cstdint>
 #include <vector>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "jobs/run_admission.hpp"
+#include "runs/run_admission.hpp"
 
 namespace blueprint::host {
 

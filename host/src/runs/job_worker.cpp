@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "jobs/job_worker.hpp"
+#include "runs/job_worker.hpp"
 
 #include <Poco/Logger.h>
 
 #include <algorithm>
 #include <blueprint/json_limits.hpp>
 
-#include "jobs/run_events.hpp"
 #include "logging/log_fields.hpp"
+#include "runs/run_events.hpp"
+#include "runs/run_outcome.hpp"
 
 namespace blueprint::host {
 
@@ -278,35 +279,13 @@ std::optional<JobRecord> JobWorker::execute(JobRecord job) {
     final_record.status = job_status::kQueued;
     final_record.finished_at_ms.reset();
   } else {
-    std::vector<std::string> closing;
-    run_events::appendClosing(result, closing);
-    live->append(closing);
-    final_record.finished_at_ms = nowMs();
-    switch (result.status) {
-      case RunResult::Status::Completed:
-        final_record.status = job_status::kCompleted;
-        if (result.return_value)
-          final_record.artifact = run_events::artifactText(*result.return_value);
-        break;
-      case RunResult::Status::Error:
-        final_record.status = job_status::kError;
-        final_record.error = result.error;
-        break;
-      case RunResult::Status::Cancelled:
-        final_record.status = job_status::kCancelled;
-        final_record.error = result.error;
-        break;
-    }
-    if (config_.metrics != nullptr) {
-      const int status_index = result.status == RunResult::Status::Completed ? 0
-                               : result.status == RunResult::Status::Error   ? 1
-                                                                             : 2;
-      config_.metrics->countRun(1, status_index,
+    live->append(endRun(result, final_record));
+    if (config_.metrics != nullptr)
+      config_.metrics->countRun(RunKind::Async, outcomeOf(result.status),
                                 std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::steady_clock::now() - run_started)
                                     .count(),
                                 job.agent_id);
-    }
     if (result.status == RunResult::Status::Error) {
       // Run errors read "<block id>: <message>" (DESIGN §3).
       const std::size_t colon = result.error.find(": ");

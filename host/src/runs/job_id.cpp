@@ -4,7 +4,7 @@
 // and so every id after them, including other clients' (issue 11, Tenancy). Reading the kernel's
 // generator directly keeps the ids as strong as the kernel's; the batch keeps the cost per id
 // near the old one (bench/engine_bench.cpp, BM_NewJobId).
-#include "jobs/job_id.hpp"
+#include "runs/job_id.hpp"
 
 #include <pthread.h>
 #include <sys/random.h>

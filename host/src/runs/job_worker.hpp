@@ -24,9 +24,9 @@
 
 #include "agents/agent_service.hpp"
 #include "engine/runner.hpp"
-#include "jobs/run_admission.hpp"
-#include "jobs/run_registry.hpp"
 #include "metrics/metrics.hpp"
+#include "runs/run_admission.hpp"
+#include "runs/run_registry.hpp"
 #include "storage/storage.hpp"
 #include "storage/storage_health.hpp"
 
