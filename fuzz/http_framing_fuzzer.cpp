@@ -29,9 +29,9 @@
 #include <string_view>
 #include <thread>
 
-#include "http/http_connection.hpp"
+#include "transport/http_connection.hpp"
 #include "http/http_error.hpp"
-#include "http/request_framing.hpp"
+#include "transport/request_framing.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/connection_limit.hpp"
+#include "transport/connection_limit.hpp"
 
 #include <sys/socket.h>
 

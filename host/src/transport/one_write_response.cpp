@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/one_write_response.hpp"
+#include "transport/one_write_response.hpp"
 
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/NullStream.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/connection_input.hpp"
+#include "transport/connection_input.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/request_body.hpp"
+#include "transport/request_body.hpp"
 
 #include <cerrno>
 

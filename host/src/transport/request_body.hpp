@@ -13,8 +13,8 @@
 #include <streambuf>
 #include <string>
 
-#include "http/connection_input.hpp"
-#include "http/request_framing.hpp"
+#include "transport/connection_input.hpp"
+#include "transport/request_framing.hpp"
 
 namespace blueprint::host {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/http_connection.hpp"
+#include "transport/http_connection.hpp"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -13,11 +13,11 @@
 #include <memory>
 #include <string>
 
-#include "http/connection_input.hpp"
+#include "transport/connection_input.hpp"
 #include "http/http_error.hpp"
-#include "http/one_write_response.hpp"
-#include "http/request_body.hpp"
-#include "http/server_request.hpp"
+#include "transport/one_write_response.hpp"
+#include "transport/request_body.hpp"
+#include "transport/server_request.hpp"
 
 namespace blueprint::host {
 

@@ -18,7 +18,7 @@
 #include <mutex>
 #include <unordered_set>
 
-#include "http/request_framing.hpp"
+#include "transport/request_framing.hpp"
 
 namespace blueprint::host {
 
