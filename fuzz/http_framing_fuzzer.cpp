@@ -15,7 +15,6 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/Net/TCPServerConnection.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -29,17 +28,18 @@
 #include <string_view>
 #include <thread>
 
-#include "http/http_connection.hpp"
 #include "http/http_error.hpp"
-#include "http/request_framing.hpp"
+#include "transport/http_server.hpp"
+#include "transport/request_framing.hpp"
 
 namespace {
 
 using blueprint::host::ChunkedDecoder;
 using blueprint::host::ConnectionLimits;
 using blueprint::host::FramingLimits;
-using blueprint::host::HttpConnectionFactory;
+using blueprint::host::HttpServer;
 using blueprint::host::RequestHeadScanner;
+using blueprint::host::TransportSettings;
 
 /// Answers by the target's first letters: /r reads the whole body, /p part of it, /s streams a
 /// chunked answer, /t throws, anything else ignores the body.
@@ -101,17 +101,24 @@ struct Harness {
     params->setKeepAlive(true);
     params->setKeepAliveTimeout(Poco::Timespan(1, 0));
     params->setTimeout(Poco::Timespan(2, 0));
-    ConnectionLimits limits;
+    TransportSettings settings;
+    settings.reactor_threads = 1;
+    settings.handler_threads = 2;
+    settings.max_connections = 64;
+    ConnectionLimits& limits = settings.limits;
     limits.framing = fuzzFramingLimits();
     limits.header_timeout = std::chrono::milliseconds(2000);
     limits.drain_limit_bytes = 4096;
     limits.drain_timeout = std::chrono::milliseconds(500);
     limits.send_timeout = std::chrono::milliseconds(2000);
-    factory = std::make_unique<HttpConnectionFactory>(Poco::Net::HTTPServerParams::Ptr(params),
-                                                      new FuzzHandlers, limits);
+    port = listener.address().port();
+    server = std::make_unique<HttpServer>(listener, new FuzzHandlers,
+                                          Poco::Net::HTTPServerParams::Ptr(params), settings);
+    server->start();
   }
   Poco::Net::ServerSocket listener;
-  std::unique_ptr<HttpConnectionFactory> factory;
+  Poco::UInt16 port = 0;
+  std::unique_ptr<HttpServer> server;
 };
 
 /// Writes `input` to `fd` and half-closes it, reading answers meanwhile (so a host blocked on
@@ -207,18 +214,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   checkScannerSplits(input, step);
   checkChunkedSplits(input, step);
 
-  Poco::Net::StreamSocket client(
-      Poco::Net::SocketAddress("127.0.0.1", harness.listener.address().port()));
-  Poco::Net::StreamSocket accepted = harness.listener.acceptConnection();
-  std::string answers;
-  std::thread peer([&] { answers = exchange(client.impl()->sockfd(), input); });
-  {
-    std::unique_ptr<Poco::Net::TCPServerConnection> connection(
-        harness.factory->createConnection(accepted));
-    connection->run();
-  }
-  accepted.close();
-  peer.join();
+  // The host's own server (event loop, handler pool) serves the input over loopback.
+  Poco::Net::StreamSocket client(Poco::Net::SocketAddress("127.0.0.1", harness.port));
+  const std::string answers = exchange(client.impl()->sockfd(), input);
+  client.close();
   if (!answers.empty() && answers.rfind("HTTP/1.1 ", 0) != 0 && answers.rfind("HTTP/1.0 ", 0) != 0)
     __builtin_trap();
   return 0;

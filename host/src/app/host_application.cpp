@@ -6,14 +6,14 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/IntValidator.h>
 #include <Poco/Util/Option.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -25,12 +25,11 @@
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
 #include "app/systemd_notify.hpp"
-#include "http/connection_limit.hpp"
-#include "http/http_connection.hpp"
 #include "http/request_router.hpp"
 #include "logging/log_fields.hpp"
 #include "logging/log_setup.hpp"
 #include "plugins/plugin_watcher.hpp"
+#include "transport/http_server.hpp"
 
 extern char** environ;
 
@@ -62,7 +61,7 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("data", "DIR", "data directory (default ./var)");
   flag("storage", "URL", "sqlite:<file> (default <data>/host.db), memory:, postgresql://…");
   flag("api-keys", "FILE", "API keys file ({\"keys\":[{name,sha256,scopes}]})");
-  flag("threads", "N", "maximum HTTP connection threads");
+  flag("threads", "N", "maximum request handler threads unless handler-threads is set (256)");
   flag("max-header-bytes", "N", "request head limit in bytes (431 past it; default 65536)");
   flag("max-header-fields", "N", "header fields per request (431 past it; default 100)");
   flag("max-target-bytes", "N", "request target limit in bytes (414 past it; default 8192)");
@@ -74,6 +73,10 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("drain-timeout-ms", "MS", "time for that drain, and before a close (default 2000)");
   flag("send-timeout-ms", "MS",
        "a send that makes no progress this long fails and closes the connection (30000)");
+  flag("reactor-threads", "N", "event-loop threads owning the connections (default 0: cores)");
+  flag("handler-threads", "N", "request handler threads at most (default 0: threads)");
+  flag("max-output-buffer-bytes", "N",
+       "answer bytes queued per connection; a handler past it waits (default 262144)");
   flag("watch-plugins", nullptr, "reload plugins when the plugin directory changes");
   flag("no-watch-plugins", nullptr, "do not watch the plugin directory");
   flag("json-max-depth", "N",
@@ -108,7 +111,7 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
        "write finished sync runs to storage so every host sharing it finds them (auto: on "
        "PostgreSQL)");
   flag("max-connections", "N",
-       "open connections; past it new ones are answered 503 (default 0: threads + max_queued)");
+       "open connections; past it new ones are answered 503 (default 0: 10000)");
   flag("max-concurrent-runs", "N",
        "runs in flight on this host; over it sync runs get 429 and jobs wait (default 1024, 0: "
        "no limit)");
@@ -157,6 +160,28 @@ std::map<std::string, std::string> environmentMap() {
       env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return env;
+}
+
+/// Answers in progress (their runs were just cancelled) get this long to finish at shutdown.
+constexpr std::chrono::milliseconds kShutdownGrace{10000};
+
+/// Raises the soft file-descriptor limit to the hard one (each connection is one descriptor)
+/// and keeps `wanted` connections within it, leaving room for storage, plugins and logs.
+int connectionBudget(int wanted, Poco::Logger& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  constexpr rlim_t kReserved = 256;
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= static_cast<rlim_t>(wanted) + kReserved)
+    return wanted;
+  const int budget = static_cast<int>(std::max<rlim_t>(limit.rlim_cur, kReserved + 16) - kReserved);
+  log.warning("max_connections %d is above what the file-descriptor limit (%lu) allows: %d", wanted,
+              static_cast<unsigned long>(limit.rlim_cur), budget);
+  return budget;
 }
 
 /// Binds without SO_REUSEPORT, so a second host on the same port fails loudly (DESIGN §7).
@@ -330,32 +355,29 @@ int HostApplication::main(const std::vector<std::string>& args) {
   services.storage_health = &storage_health;
 
   auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(config.threads);
-  params->setMaxQueued(config.max_queued);
   params->setKeepAlive(true);
   params->setKeepAliveTimeout(Poco::Timespan(config.keep_alive_timeout_s, 0));
   params->setMaxKeepAliveRequests(config.max_keep_alive_requests);
   params->setServerName("blueprint-host");
-  Poco::ThreadPool pool("http", config.min_threads, config.threads, 60);
   Poco::Net::HTTPServerParams::Ptr server_params(params);
-  ConnectionLimits connection_limits;
-  connection_limits.framing.max_header_bytes = static_cast<std::size_t>(config.max_header_bytes);
-  connection_limits.framing.max_header_fields = static_cast<std::size_t>(config.max_header_fields);
-  connection_limits.framing.max_target_bytes = static_cast<std::size_t>(config.max_target_bytes);
-  connection_limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
-  connection_limits.busy_timeout = std::chrono::milliseconds(config.busy_timeout_ms);
-  connection_limits.drain_limit_bytes = static_cast<std::size_t>(config.drain_limit_bytes);
-  connection_limits.drain_timeout = std::chrono::milliseconds(config.drain_timeout_ms);
-  connection_limits.send_timeout = std::chrono::milliseconds(config.send_timeout_ms);
-  Poco::SharedPtr<HttpConnectionFactory> connections(
-      new HttpConnectionFactory(server_params, new RequestRouter(services), connection_limits));
-  Poco::Net::TCPServer server(connections, pool, socket, server_params);
-  // Open connections past max_connections are answered 503 (default: what the threads and the
-  // accept queue hold, past which Poco would drop them silently).
-  server.setConnectionFilter(new ConnectionLimit(server, config.max_connections > 0
-                                                             ? config.max_connections
-                                                             : config.threads + config.max_queued));
-  connections->attach(&server);
+  TransportSettings transport;
+  transport.reactor_threads = config.reactor_threads > 0
+                                  ? static_cast<std::size_t>(config.reactor_threads)
+                                  : std::max(1u, std::thread::hardware_concurrency());
+  transport.handler_threads = static_cast<std::size_t>(
+      config.handler_threads > 0 ? config.handler_threads : config.threads);
+  transport.max_connections =
+      connectionBudget(config.max_connections > 0 ? config.max_connections : 10000, log);
+  transport.limits.framing.max_header_bytes = static_cast<std::size_t>(config.max_header_bytes);
+  transport.limits.framing.max_header_fields = static_cast<std::size_t>(config.max_header_fields);
+  transport.limits.framing.max_target_bytes = static_cast<std::size_t>(config.max_target_bytes);
+  transport.limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+  transport.limits.drain_limit_bytes = static_cast<std::size_t>(config.drain_limit_bytes);
+  transport.limits.drain_timeout = std::chrono::milliseconds(config.drain_timeout_ms);
+  transport.limits.send_timeout = std::chrono::milliseconds(config.send_timeout_ms);
+  transport.limits.max_output_buffer_bytes =
+      static_cast<std::size_t>(config.max_output_buffer_bytes);
+  HttpServer server(socket, new RequestRouter(services), server_params, transport);
   server.start();
   worker.start();
 
@@ -436,10 +458,10 @@ int HostApplication::main(const std::vector<std::string>& args) {
   notifySystemd("STOPPING=1");
   log.information("shutting down: no new connections; running jobs go back to the queue");
   services.ready = false;
-  server.stop();
+  server.stopAccepting();  // idle keep-alive connections close now
   worker.stop();
   registry.cancelAll();
-  connections->stopAll(false);
+  server.stop(kShutdownGrace);     // answers in progress finish first
   if (recorder) recorder->stop();  // the last runs' records, before storage closes
   stopping = true;
   pthread_kill(signal_thread.native_handle(), SIGHUP);

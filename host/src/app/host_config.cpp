@@ -79,6 +79,13 @@ void checkFramingLimits(const HostConfig& c, const std::string& source) {
                              "drain_timeout_ms >= 0, send_timeout_ms >= 100");
   if (c.drain_limit_bytes < 0)
     throw std::runtime_error(source + ": drain_limit_bytes must be >= 0");
+  if (c.reactor_threads < 0 || c.reactor_threads > 1024 || c.handler_threads < 0 ||
+      c.handler_threads > 100000)
+    throw std::runtime_error(source +
+                             ": reactor_threads must be 0 .. 1024 and handler_threads 0 .. 100000 "
+                             "(0: the default)");
+  if (c.max_output_buffer_bytes < 1024)
+    throw std::runtime_error(source + ": max_output_buffer_bytes must be >= 1024");
 }
 
 /// Logs and metrics settings (issue 15): a known log format, label caps a scrape can carry.
@@ -153,6 +160,12 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       drain_timeout_ms = getAs<int>(v, key, source);
     else if (key == "send_timeout_ms")
       send_timeout_ms = getAs<int>(v, key, source);
+    else if (key == "reactor_threads")
+      reactor_threads = getAs<int>(v, key, source);
+    else if (key == "handler_threads")
+      handler_threads = getAs<int>(v, key, source);
+    else if (key == "max_output_buffer_bytes")
+      max_output_buffer_bytes = getAs<std::int64_t>(v, key, source);
     else if (key == "job_workers")
       job_workers = getAs<int>(v, key, source);
     else if (key == "job_queue_limit")
@@ -226,7 +239,7 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
     throw std::runtime_error(source + ": need 1 <= min_threads <= threads");
   if (job_workers < 0) throw std::runtime_error(source + ": job_workers must be >= 0");
   if (max_connections < 0)
-    throw std::runtime_error(source + ": max_connections must be >= 0 (0: threads + max_queued)");
+    throw std::runtime_error(source + ": max_connections must be >= 0 (0: 10000)");
   checkStoreSyncRuns(store_sync_runs, source + ": store_sync_runs");
   if (max_concurrent_runs < 0 || max_concurrent_runs_per_agent < 0)
     throw std::runtime_error(source +
@@ -290,6 +303,12 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
     drain_timeout_ms = static_cast<int>(parseInt(value, name));
   else if (name == "send-timeout-ms" || name == "send_timeout_ms")
     send_timeout_ms = static_cast<int>(parseInt(value, name));
+  else if (name == "reactor-threads" || name == "reactor_threads")
+    reactor_threads = static_cast<int>(parseInt(value, name));
+  else if (name == "handler-threads" || name == "handler_threads")
+    handler_threads = static_cast<int>(parseInt(value, name));
+  else if (name == "max-output-buffer-bytes" || name == "max_output_buffer_bytes")
+    max_output_buffer_bytes = parseInt(value, name);
   else if (name == "json-max-depth" || name == "json_max_depth") {
     limits.json_max_depth =
         static_cast<std::size_t>(std::max<std::int64_t>(0, parseInt(value, name)));
@@ -378,7 +397,10 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_BUSY_TIMEOUT_MS", "busy_timeout_ms"},
       {"BLUEPRINT_DRAIN_LIMIT_BYTES", "drain_limit_bytes"},
       {"BLUEPRINT_DRAIN_TIMEOUT_MS", "drain_timeout_ms"},
-      {"BLUEPRINT_SEND_TIMEOUT_MS", "send_timeout_ms"}};
+      {"BLUEPRINT_SEND_TIMEOUT_MS", "send_timeout_ms"},
+      {"BLUEPRINT_REACTOR_THREADS", "reactor_threads"},
+      {"BLUEPRINT_HANDLER_THREADS", "handler_threads"},
+      {"BLUEPRINT_MAX_OUTPUT_BUFFER_BYTES", "max_output_buffer_bytes"}};
   for (const auto& [var, name] : kFramingVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -409,6 +431,9 @@ Json HostConfig::toJson() const {
           {"drain_limit_bytes", drain_limit_bytes},
           {"drain_timeout_ms", drain_timeout_ms},
           {"send_timeout_ms", send_timeout_ms},
+          {"reactor_threads", reactor_threads},
+          {"handler_threads", handler_threads},
+          {"max_output_buffer_bytes", max_output_buffer_bytes},
           {"job_workers", job_workers},
           {"job_queue_limit", job_queue_limit},
           {"max_concurrent_runs", max_concurrent_runs},

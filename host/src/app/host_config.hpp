@@ -26,13 +26,13 @@ struct HostConfig {
   bool probe_plugins = false;    ///< first load of each build in a child process
   bool console = true;           ///< serve the web console at /console/ (false: 404)
 
-  // HTTP server (Poco serves each connection on one pool thread for its whole life, so the pool
-  // must exceed the idle keep-alive connections it should tolerate; see docs/decisions).
-  int threads = 256;                ///< max connection threads
-  int min_threads = 8;              ///< threads kept warm
-  int max_queued = 1024;            ///< accepted connections waiting for a thread
-  int max_connections = 0;          ///< open connections; past it 503 (0: threads + max_queued)
-  int keep_alive_timeout_s = 5;     ///< idle keep-alive connections are closed after this
+  // HTTP server: connections live on event-loop threads, requests run on handler threads
+  // (docs/decisions/016-event-loop-connections.md).
+  int threads = 256;             ///< max handler threads unless handler_threads is set
+  int min_threads = 8;           ///< unused since decision 016 (handler threads start lazily)
+  int max_queued = 1024;         ///< unused since decision 016 (no connection waits for a thread)
+  int max_connections = 0;       ///< open connections; past it 503 (0: 10000)
+  int keep_alive_timeout_s = 5;  ///< idle keep-alive connections are closed after this
   int max_keep_alive_requests = 0;  ///< 0 = unlimited
   int listen_backlog = 1024;
   std::int64_t body_limit_bytes = 10 << 20;
@@ -47,6 +47,11 @@ struct HostConfig {
   std::int64_t drain_limit_bytes = 1 << 20;  ///< unread body drained to keep a connection
   int drain_timeout_ms = 2000;               ///< time for that drain, and before a close
   int send_timeout_ms = 30000;               ///< a send making no progress fails the answer
+
+  // Event-loop transport (docs/decisions/016-event-loop-connections.md).
+  int reactor_threads = 0;  ///< event-loop threads owning the connections (0: the cores)
+  int handler_threads = 0;  ///< request handler threads at most (0: `threads`)
+  std::int64_t max_output_buffer_bytes = 256 * 1024;  ///< queued answer bytes per connection
 
   // Jobs.
   /// Jobs run at once. Workers mostly wait (on blocks doing I/O, on their job's commit), and

@@ -14,8 +14,8 @@
 #include "http/console_handler.hpp"
 #include "http/handlers.hpp"
 #include "http/http_error.hpp"
-#include "http/one_write_response.hpp"
-#include "http/request_body.hpp"
+#include "transport/one_write_response.hpp"
+#include "transport/request_body.hpp"
 
 namespace blueprint::host {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "http/http_error.hpp"
-#include "http/request_framing.hpp"
+#include "transport/request_framing.hpp"
 
 namespace blueprint::host {
 namespace {

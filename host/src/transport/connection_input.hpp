@@ -3,7 +3,9 @@
 // socket and not used yet. A request's head, its body and a pipelined next request are taken
 // from it in turn (request_framing.hpp decides where each ends), so bytes that belong to the
 // next request are never mistaken for this one's and vice versa. One recv(2) per fill; the
-// buffer is the connection's, so a keep-alive request allocates nothing here.
+// buffer is the connection's, so a keep-alive request allocates nothing here, and an idle
+// connection can give it back (release()). The socket is non-blocking: the reactor fills it when
+// epoll says so, a handler thread reading a body waits with waitReadable().
 #pragma once
 
 #include <chrono>
@@ -17,8 +19,8 @@ class ConnectionInput {
  public:
   using Clock = std::chrono::steady_clock;
 
-  /// `fd`: a connected blocking socket (not owned). The buffer starts small and grows up to
-  /// `max_buffer_bytes` (at least a whole request head must fit).
+  /// `fd`: a connected non-blocking socket (not owned). The buffer is allocated at the first
+  /// fill, starts small and grows up to `max_buffer_bytes` (a whole request head must fit).
   ConnectionInput(int fd, std::size_t max_buffer_bytes);
 
   /// The bytes received and not consumed yet.
@@ -28,20 +30,19 @@ class ConnectionInput {
 
   enum class Fill { Data, End, Error };
   /// One recv(2) into the free space after the buffered bytes (moving them to the front, or
-  /// growing the buffer, when the space is short). Blocks up to the socket's receive timeout
-  /// when nothing is there; Error then has errno EAGAIN. End: the peer closed its side.
+  /// growing the buffer, when the space is short). Nothing there: Error with errno EAGAIN.
+  /// End: the peer closed its side.
   Fill fill();
   /// Whether the buffer is at its maximum and holds no free byte.
   bool full() const;
+  /// Whether the last fill() filled all the free space (more may be waiting in the socket).
+  bool lastFillWasFull() const { return last_fill_full_; }
+  /// Frees the buffer when nothing is buffered: an idle keep-alive connection keeps no buffer.
+  void release();
 
   /// poll(2) for input until `deadline` (or up to `slice` at most, whichever comes first).
   /// True when there is something to read, the peer closed, or the socket failed.
   bool waitReadable(Clock::time_point deadline, std::chrono::milliseconds slice) const;
-
-  /// Reads and discards input for at most `timeout` or `max_bytes`, until the peer closes:
-  /// after an answer that closes the connection, so that closing with unread input (which
-  /// makes the kernel send a reset) cannot destroy the answer before the client reads it.
-  void discardUntilClosed(std::chrono::milliseconds timeout, std::size_t max_bytes);
 
   int fd() const { return fd_; }
 
@@ -52,6 +53,7 @@ class ConnectionInput {
   std::size_t max_capacity_;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  bool last_fill_full_ = false;
 };
 
 }  // namespace blueprint::host

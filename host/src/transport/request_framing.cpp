@@ -3,7 +3,7 @@
 // purpose: a framing header this host would read differently from a proxy in front of it
 // (a blank before the colon, obs-fold, a second Content-Length, a coding after chunked, a lone
 // CR) is refused with 400 and the connection closed, rather than guessed at (issue 11, C1).
-#include "http/request_framing.hpp"
+#include "transport/request_framing.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -13,13 +13,13 @@
 #include <streambuf>
 #include <string>
 
-#include "http/connection_input.hpp"
-#include "http/request_framing.hpp"
+#include "transport/connection_input.hpp"
+#include "transport/request_framing.hpp"
 
 namespace blueprint::host {
 
 /// A body that cannot be read as framed: malformed chunking (400), the peer closing before its
-/// end (400), or no byte within the socket's receive timeout (408). Thrown out of the body
+/// end (400), or no byte within the body's idle timeout (408). Thrown out of the body
 /// stream's reads (the stream's exception mask includes badbit, so it reaches the handler's
 /// caller, which answers `status`); the connection then closes.
 class RequestBodyError : public std::runtime_error {
@@ -36,7 +36,9 @@ class RequestBodyError : public std::runtime_error {
 
 class RequestBody final : public std::istream {
  public:
-  RequestBody(ConnectionInput& input, const BodyFraming& framing, const FramingLimits& limits);
+  /// `idle_timeout`: the longest wait for the next byte of the body (Poco's server timeout).
+  RequestBody(ConnectionInput& input, const BodyFraming& framing, const FramingLimits& limits,
+              std::chrono::milliseconds idle_timeout);
 
   /// Reads what the handler left of the body and discards it: at most `max_bytes` and only
   /// until `deadline`. True when the body was read to its end, so the connection can carry
@@ -46,7 +48,8 @@ class RequestBody final : public std::istream {
  private:
   class Buffer final : public std::streambuf {
    public:
-    Buffer(ConnectionInput& input, const BodyFraming& framing, const FramingLimits& limits);
+    Buffer(ConnectionInput& input, const BodyFraming& framing, const FramingLimits& limits,
+           std::chrono::milliseconds idle_timeout);
 
     /// Gives the bytes of the get area back to the input as consumed.
     void commit();
@@ -60,7 +63,7 @@ class RequestBody final : public std::istream {
     /// Commits the get area, then puts the next run of buffered body bytes in it, without
     /// reading the socket. False when none is buffered or the body ended.
     bool nextBuffered();
-    /// One recv(2) for more body bytes; throws RequestBodyError when none can come.
+    /// Waits for and reads more body bytes; throws RequestBodyError when none can come.
     void receive();
 
     ConnectionInput& input_;
@@ -68,6 +71,7 @@ class RequestBody final : public std::istream {
     std::uint64_t remaining_;  // of a Content-Length body, not yet handed out
     ChunkedDecoder decoder_;
     bool ended_;
+    std::chrono::milliseconds idle_timeout_;
   };
 
   Buffer buffer_;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/server_request.hpp"
+#include "transport/server_request.hpp"
 
 #include <Poco/MemoryStream.h>
 

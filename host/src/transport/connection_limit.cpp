@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/connection_limit.hpp"
+#include "transport/connection_limit.hpp"
 
 #include <sys/socket.h>
 
@@ -24,20 +24,20 @@ const std::string& refusal() {
 
 }  // namespace
 
-bool ConnectionLimit::accept(const Poco::Net::StreamSocket& socket) {
-  if (server_.currentConnections() + server_.queuedConnections() < max_open_) return true;
+bool ConnectionLimit::admit(int fd) {
+  if (open_.fetch_add(1, std::memory_order_relaxed) < max_open_) return true;
+  open_.fetch_sub(1, std::memory_order_relaxed);
   refused_.fetch_add(1, std::memory_order_relaxed);
   // On the accepting thread: never block it. A fresh socket's send buffer takes these bytes
   // whole; whatever the client already sent is read first, so closing does not reset the
   // connection and destroy the answer before the client reads it.
-  const int fd = socket.impl()->sockfd();
   char discard[4096];
   for (int i = 0; i < 16 && ::recv(fd, discard, sizeof(discard), MSG_DONTWAIT) > 0; ++i) {
   }
   const std::string& answer = refusal();
   (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);
-  return false;  // TCPServer closes the socket
+  return false;
 }
 
 }  // namespace blueprint::host

@@ -15,7 +15,7 @@
 #include <istream>
 #include <string_view>
 
-#include "http/request_body.hpp"
+#include "transport/request_body.hpp"
 
 namespace blueprint::host {
 

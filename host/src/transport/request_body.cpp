@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/request_body.hpp"
+#include "transport/request_body.hpp"
 
 #include <cerrno>
 
 namespace blueprint::host {
 
 RequestBody::Buffer::Buffer(ConnectionInput& input, const BodyFraming& framing,
-                            const FramingLimits& limits)
+                            const FramingLimits& limits, std::chrono::milliseconds idle_timeout)
     : input_(input),
       chunked_(framing.kind == BodyFraming::Kind::Chunked),
       remaining_(framing.kind == BodyFraming::Kind::Length ? framing.length : 0),
       decoder_(limits),
       ended_(framing.kind == BodyFraming::Kind::None ||
-             (framing.kind == BodyFraming::Kind::Length && framing.length == 0)) {}
+             (framing.kind == BodyFraming::Kind::Length && framing.length == 0)),
+      idle_timeout_(idle_timeout) {}
 
 void RequestBody::Buffer::commit() {
   // The get area points into the input's buffer; every byte of it is body, read or not.
@@ -51,16 +52,20 @@ bool RequestBody::Buffer::nextBuffered() {
 }
 
 void RequestBody::Buffer::receive() {
-  switch (input_.fill()) {
-    case ConnectionInput::Fill::Data:
-      return;
-    case ConnectionInput::Fill::End:
-      throw RequestBodyError(400, "invalid_request",
-                             "the connection ended before the request body was complete");
-    case ConnectionInput::Fill::Error:
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        throw RequestBodyError(408, "request_timeout", "the request body stopped arriving");
-      throw RequestBodyError(400, "invalid_request", "the request body could not be read");
+  for (;;) {
+    switch (input_.fill()) {
+      case ConnectionInput::Fill::Data:
+        return;
+      case ConnectionInput::Fill::End:
+        throw RequestBodyError(400, "invalid_request",
+                               "the connection ended before the request body was complete");
+      case ConnectionInput::Fill::Error:
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          throw RequestBodyError(400, "invalid_request", "the request body could not be read");
+        // The socket is non-blocking: wait here, on the handler thread, for the next bytes.
+        if (!input_.waitReadable(std::chrono::steady_clock::now() + idle_timeout_, idle_timeout_))
+          throw RequestBodyError(408, "request_timeout", "the request body stopped arriving");
+    }
   }
 }
 
@@ -73,8 +78,8 @@ RequestBody::Buffer::int_type RequestBody::Buffer::underflow() {
 }
 
 RequestBody::RequestBody(ConnectionInput& input, const BodyFraming& framing,
-                         const FramingLimits& limits)
-    : std::istream(nullptr), buffer_(input, framing, limits) {
+                         const FramingLimits& limits, std::chrono::milliseconds idle_timeout)
+    : std::istream(nullptr), buffer_(input, framing, limits, idle_timeout) {
   rdbuf(&buffer_);
   // A framing error or timeout must reach the handler's caller as itself: without badbit in
   // the mask the stream would swallow it and the handler would see a short body.

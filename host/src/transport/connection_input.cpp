@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http/connection_input.hpp"
+#include "transport/connection_input.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -19,10 +19,7 @@ constexpr std::size_t kInitialBufferBytes = 8 * 1024;
 }  // namespace
 
 ConnectionInput::ConnectionInput(int fd, std::size_t max_buffer_bytes)
-    : fd_(fd),
-      data_(std::make_unique<char[]>(kInitialBufferBytes)),
-      capacity_(kInitialBufferBytes),
-      max_capacity_(std::max(max_buffer_bytes, kInitialBufferBytes)) {}
+    : fd_(fd), capacity_(0), max_capacity_(std::max(max_buffer_bytes, kInitialBufferBytes)) {}
 
 void ConnectionInput::consume(std::size_t n) {
   begin_ += std::min(n, end_ - begin_);
@@ -31,7 +28,18 @@ void ConnectionInput::consume(std::size_t n) {
 
 bool ConnectionInput::full() const { return begin_ == 0 && end_ == max_capacity_; }
 
+void ConnectionInput::release() {
+  if (begin_ != end_) return;
+  data_.reset();
+  capacity_ = 0;
+  begin_ = end_ = 0;
+}
+
 ConnectionInput::Fill ConnectionInput::fill() {
+  if (!data_) {
+    data_ = std::make_unique<char[]>(kInitialBufferBytes);
+    capacity_ = kInitialBufferBytes;
+  }
   if (end_ == capacity_) {
     if (begin_ > 0) {
       std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
@@ -49,9 +57,11 @@ ConnectionInput::Fill ConnectionInput::fill() {
     }
   }
   for (;;) {
-    const ssize_t n = ::recv(fd_, data_.get() + end_, capacity_ - end_, 0);
+    const std::size_t space = capacity_ - end_;
+    const ssize_t n = ::recv(fd_, data_.get() + end_, space, MSG_DONTWAIT);
     if (n > 0) {
       end_ += static_cast<std::size_t>(n);
+      last_fill_full_ = static_cast<std::size_t>(n) == space;
       return Fill::Data;
     }
     if (n == 0) return Fill::End;
@@ -72,22 +82,6 @@ bool ConnectionInput::waitReadable(Clock::time_point deadline,
     if (ready > 0) return true;
     if (ready == 0) return false;
     if (errno != EINTR) return true;  // the read that follows reports the failure
-  }
-}
-
-void ConnectionInput::discardUntilClosed(std::chrono::milliseconds timeout, std::size_t max_bytes) {
-  ::shutdown(fd_, SHUT_WR);  // the answer is complete: the peer sees its end now
-  begin_ = end_ = 0;
-  const Clock::time_point deadline = Clock::now() + timeout;
-  std::size_t discarded = 0;
-  char sink[16384];
-  while (discarded < max_bytes && waitReadable(deadline, timeout)) {
-    const ssize_t n = ::recv(fd_, sink, sizeof sink, MSG_DONTWAIT);
-    if (n > 0) {
-      discarded += static_cast<std::size_t>(n);
-    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-      return;
-    }
   }
 }
 
