@@ -99,8 +99,9 @@ class CompiledBlueprint {
   static constexpr std::size_t kMaxBranchMembersPerBlock = 16;
 };
 
-/// A deployed agent version compiled against one catalogue.
-class CompiledAgent {
+/// A deployed agent version compiled against one catalogue. Shared-owned (compile()), so a run's
+/// pending block calls can keep it alive past the run (block_abi.h, bp_pending).
+class CompiledAgent : public std::enable_shared_from_this<CompiledAgent> {
  public:
   /// Compiles `definition`; throws DefinitionError (validation, or a block's create() refusing).
   static std::shared_ptr<const CompiledAgent> compile(const std::string& agent_id,

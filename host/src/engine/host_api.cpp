@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/json_text_size.hpp"
+#include "engine/pending_call.hpp"
 #include "engine/run_context.hpp"
 #include "logging/log_fields.hpp"
 
@@ -34,9 +35,11 @@ Json parseFromPlugin(void* ctx, const char* text, std::size_t size, std::string&
   return std::move(parsed.value);
 }
 
-void emitDelta(void* ctx, const char* text, std::size_t size) {
+}  // namespace
+
+void emitDeltaFor(BlockCall& call, const char* text, std::size_t size) {
   try {
-    RunShared& run = callOf(ctx).execution->run();
+    RunShared& run = call.execution->run();
     const std::size_t total = run.delta_bytes.fetch_add(size) + size;
     if (total > run.options.limits.max_output_bytes) return;  // bounded: the rest is dropped
     const std::string_view delta(text, size);
@@ -51,7 +54,7 @@ void emitDelta(void* ctx, const char* text, std::size_t size) {
 
 /// bp_host_api.log: the line goes to the run trace and to the host log ("blueprint.blocks"),
 /// with the run's job, agent, blueprint and block as fields (issue 15).
-void logLine(void* ctx, std::int32_t level, const char* message, std::size_t size) {
+void logLineFor(BlockCall& call, std::int32_t level, const char* message, std::size_t size) {
   try {
     static const char* kNames[] = {"debug", "info", "warning", "error"};
     static const Poco::Message::Priority kPriorities[] = {
@@ -59,7 +62,6 @@ void logLine(void* ctx, std::int32_t level, const char* message, std::size_t siz
         Poco::Message::PRIO_ERROR};
     const bool known = level >= 0 && level <= 3;
     const char* name = known ? kNames[level] : "info";
-    BlockCall& call = callOf(ctx);
     std::string text = toValidUtf8(std::string_view(message, size));
     static Poco::Logger& host_log = Poco::Logger::get("blueprint.blocks");
     const Poco::Message::Priority priority =
@@ -79,6 +81,16 @@ void logLine(void* ctx, std::int32_t level, const char* message, std::size_t siz
     call.logs->push_back({{"level", name}, {"message", std::move(text)}});
   } catch (...) {
   }
+}
+
+namespace {
+
+void emitDelta(void* ctx, const char* text, std::size_t size) {
+  emitDeltaFor(callOf(ctx), text, size);
+}
+
+void logLine(void* ctx, std::int32_t level, const char* message, std::size_t size) {
+  logLineFor(callOf(ctx), level, message, size);
 }
 
 std::int32_t isCancelled(void* ctx) { return callOf(ctx).execution->stopRequested() ? 1 : 0; }
@@ -327,6 +339,18 @@ bp_status settingGet(void* ctx, const char* name, std::size_t name_size, bp_sink
   }
 }
 
+/// bp_host_api.defer (ABI 1.3). The native completion is offered to the plugins the native
+/// extension is on for, like the other native members.
+bp_pending* deferCall(void* ctx, void (*on_cancel)(void*), void* user) {
+  try {
+    BlockCall& call = callOf(ctx);
+    const bool native = call.execution->blueprint().blocks[call.block].type->native_json;
+    return PendingCall::defer(call, on_cancel, user, native);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
 }  // namespace
 
 bp_host_api makeHostApi(BlockCall* call, bool native) {
@@ -350,6 +374,7 @@ bp_host_api makeHostApi(BlockCall* call, bool native) {
   // every other plugin finds these NULL and keeps the plain C contract.
   api.state_set_native = native ? &stateSetNative : nullptr;
   api.env_get_native = native ? &envGetNative : nullptr;
+  api.defer = &deferCall;
   return api;
 }
 

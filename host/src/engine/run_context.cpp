@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // Execution: the scheduler of DESIGN §3. A block is ready once every predecessor inside the
 // subgraph is final; it runs if at least one incoming edge's end state matched, else it is
-// skipped and the skip propagates. Ready blocks run on "lanes": the calling thread is the first
-// lane, and a lane that finds more ready blocks than it can take starts another thread, so a
-// linear chain never leaves the request thread and only real fan-out pays for threads. Lane
-// threads are bounded per run and per host (issue 11, H3: nested run_blueprint fan-out started
-// thousands); past a bound the lanes already running take the ready blocks in turn, so the run
-// still completes. Everything an Execution keeps per block is indexed by the block's local index
-// in its subgraph and sized to it (issue 11, M3).
+// skipped and the skip propagates. Since issue 12 a run is state, not threads: ready blocks run
+// on the engine's pools (engine_threads.hpp) and a thread that finishes a block takes the next
+// ready one itself, so a linear chain stays on one thread and only real fan-out hands blocks
+// to other workers. Blocks the manifest declares `instant` or `async` run on the run workers;
+// others may block and run on the bounded blocking pool. A deferred block (ABI 1.3) holds no
+// thread: its completion puts its successors back on the pools. Nested executions (loop
+// branches, sub-blueprints) are driven by the thread of the block that started them, which
+// runs their blocks itself, so the synchronous host services never wait for a pool that is
+// busy waiting for them. Everything an Execution keeps per block is indexed by the block's
+// local index in its subgraph and sized to it (issue 11, M3).
 #include "engine/run_context.hpp"
 
 #include "engine/block_output.hpp"
+#include "engine/engine_threads.hpp"
 #include "engine/field_conversion.hpp"
 #include "engine/json_text_size.hpp"
+#include "engine/pending_call.hpp"
 #include "metrics/capped_histograms.hpp"
 
 #include <algorithm>
@@ -22,11 +27,7 @@
 namespace blueprint::host {
 
 namespace {
-constexpr int kMaxLanesPerExecution = 16;
 constexpr std::string_view kCancelled = "cancelled";
-
-/// Lane threads running now across every run of this process.
-std::atomic<int> g_host_lane_threads{0};
 }  // namespace
 
 RunShared::RunShared(const CompiledAgent& a, const RunOptions& o, RunObserver& obs, RunControl& c)
@@ -48,10 +49,55 @@ std::string RunShared::limitError() {
   return limit_error;
 }
 
-Execution::Execution(RunShared& run, const CompiledBlueprint& blueprint, const Subgraph& graph,
-                     Execution* parent, bool inherit_results, std::shared_ptr<const Json> payload,
-                     Json scope_vars, std::shared_ptr<const Json> entry_result, int depth)
-    : run_(run),
+void RunShared::wakeAll() {
+  control.wake();
+  std::vector<std::shared_ptr<PendingCall>> calls;
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    if (pending_.empty()) return;
+    calls = pending_;
+  }
+  for (const auto& call : calls) call->cancelIfStopped();
+}
+
+void RunShared::addPending(const std::shared_ptr<PendingCall>& call) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  pending_.push_back(call);
+  if (deadline_timer_ != 0) return;
+  // The run's timeout must end it while every block waits without a thread: the timer service
+  // fires at the deadline and the sweep cancels the pending calls (issue 12).
+  std::weak_ptr<RunShared> weak = weak_from_this();
+  deadline_timer_ =
+      EngineThreads::get().timers().at(deadline + std::chrono::milliseconds(1), [weak] {
+        if (auto run = weak.lock()) run->wakeAll();
+      });
+}
+
+void RunShared::removePending(const PendingCall* call) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [&](const auto& p) { return p.get() == call; });
+  if (it != pending_.end()) {
+    std::swap(*it, pending_.back());
+    pending_.pop_back();
+  }
+}
+
+void RunShared::disarmDeadline() {
+  TimerService::TimerId id = 0;
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    id = std::exchange(deadline_timer_, 0);
+  }
+  if (id != 0) EngineThreads::get().timers().cancel(id);
+}
+
+Execution::Execution(std::shared_ptr<RunShared> run, const CompiledBlueprint& blueprint,
+                     const Subgraph& graph, Execution* parent, bool inherit_results,
+                     std::shared_ptr<const Json> payload, Json scope_vars,
+                     std::shared_ptr<const Json> entry_result, int depth)
+    : run_owner_(std::move(run)),
+      run_(*run_owner_),
       blueprint_(blueprint),
       graph_(graph),
       parent_(parent),
@@ -64,11 +110,6 @@ Execution::Execution(RunShared& run, const CompiledBlueprint& blueprint, const S
       fired_from_(graph.size(), -1),
       outputs_(graph.size()),
       done_(graph.size(), 0) {}
-
-Execution::~Execution() {
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
-}
 
 bool Execution::stopRequested() const {
   if (run_.control.cancelled() || run_.timedOut() || run_.limit_hit.load(std::memory_order_acquire))
@@ -96,97 +137,189 @@ bool Execution::sleepFor(std::uint64_t ms) {
 
 void Execution::stop() {
   stopped_.store(true, std::memory_order_release);
-  run_.control.wake();
+  sweep_due_ = true;  // settle() tells pending calls once mutex_ is released
+}
+
+bool Execution::nonBlocking(std::uint32_t local) const {
+  const BlockType& type = *blueprint_.blocks[graph_.blocks[local]].type;
+  return type.instant || type.async;
+}
+
+void Execution::seedLocked() {
+  ready_.reserve(graph_.size());
+  for (std::uint32_t e : graph_.entries) {
+    fired_from_[e] = -2;
+    if (remaining_[e] == 0) {
+      if (nonBlocking(e)) {
+        ready_.push_back(e);
+        ++unplanned_fast_;
+      } else {
+        blocking_ready_.push_back(e);
+        ++unplanned_blocking_;
+      }
+    }
+  }
+}
+
+bool Execution::doneLocked() const {
+  if (running_ != 0 || pending_ != 0) return false;
+  if (stopped_.load(std::memory_order_relaxed)) return true;
+  return ready_head_ == ready_.size() && blocking_ready_head_ == blocking_ready_.size();
+}
+
+bool Execution::popLocked(Takes takes, std::uint32_t& local) {
+  if (stopped_.load(std::memory_order_relaxed)) return false;
+  if (ready_head_ < ready_.size()) {
+    const std::uint32_t b = ready_[ready_head_];
+    if (takes != Takes::Instant || blueprint_.blocks[graph_.blocks[b]].type->instant) {
+      ++ready_head_;
+      local = b;
+      return true;
+    }
+  }
+  if (takes == Takes::All && blocking_ready_head_ < blocking_ready_.size()) {
+    local = blocking_ready_[blocking_ready_head_++];
+    return true;
+  }
+  return false;
+}
+
+void Execution::planPostsLocked(int keep_fast, int keep_blocking) {
+  post_fast_ += std::max(0, unplanned_fast_ - keep_fast);
+  post_blocking_ += std::max(0, unplanned_blocking_ - keep_blocking);
+  unplanned_fast_ = 0;
+  unplanned_blocking_ = 0;
+}
+
+void Execution::runOneLocked(std::unique_lock<std::mutex>& lock, std::uint32_t local, Takes takes) {
+  ++running_;
+  lock.unlock();
+  BlockOutcome outcome = runBlock(local);
+  lock.lock();
+  --running_;
+  if (outcome.kind != BlockOutcome::Kind::Deferred) complete(local, std::move(outcome));
+  // This thread goes on with one of the blocks that became ready; the others go to the pools.
+  // (start()'s caller may find that its one is not instant: runReady posts it on leaving.)
+  planPostsLocked(1, takes == Takes::All && unplanned_fast_ == 0 ? 1 : 0);
+}
+
+void Execution::settle(std::unique_lock<std::mutex>& lock) {
+  const int post_fast = std::exchange(post_fast_, 0);
+  const int post_blocking = std::exchange(post_blocking_, 0);
+  const bool sweep = std::exchange(sweep_due_, false);
+  std::function<void(ExecutionResult)> on_done;
+  ExecutionResult result;
+  if (has_driver_) {
+    driver_wake_.notify_all();
+  } else if (!finished_ && on_done_ && doneLocked()) {
+    finished_ = true;
+    finalizeResultLocked();
+    on_done = std::move(on_done_);
+    result = result_;
+  }
+  lock.unlock();
+  if (post_fast > 0 || post_blocking > 0) {
+    EngineThreads& threads = EngineThreads::get();
+    std::shared_ptr<Execution> self = shared_from_this();
+    for (int i = 0; i < post_fast; ++i)
+      threads.workers().post([self] { self->runReady(Takes::NonBlocking); });
+    for (int i = 0; i < post_blocking; ++i)
+      threads.blocking().post([self] { self->runReady(Takes::All); });
+  }
+  if (sweep) run_.wakeAll();
+  if (on_done) on_done(std::move(result));
+}
+
+void Execution::runReady(Takes takes) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  std::uint32_t local = 0;
+  while (popLocked(takes, local)) runOneLocked(lock, local, takes);
+  // Blocks this thread kept for itself but may not take (an async block after instant ones on
+  // start()'s caller) go to the pools.
+  if (!stopped_.load(std::memory_order_relaxed)) {
+    if (takes == Takes::Instant) post_fast_ += static_cast<int>(ready_.size() - ready_head_);
+    if (takes != Takes::All)
+      post_blocking_ += static_cast<int>(blocking_ready_.size() - blocking_ready_head_);
+  }
+  settle(lock);
 }
 
 ExecutionResult Execution::execute() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  has_driver_ = true;
+  // A run worker never runs a block that may block: it leaves those to the blocking pool and
+  // waits for them like for a pending call.
+  driver_takes_ = WorkerPool::currentThreadKind() == WorkerPool::ThreadKind::Worker
+                      ? Takes::NonBlocking
+                      : Takes::All;
+  seedLocked();
+  planPostsLocked(1, driver_takes_ == Takes::All && unplanned_fast_ == 0 ? 1 : 0);
+  for (;;) {
+    std::uint32_t local = 0;
+    if (popLocked(driver_takes_, local)) {
+      runOneLocked(lock, local, driver_takes_);
+    } else if (doneLocked()) {
+      break;
+    } else {
+      // Nothing this thread may run: wait for a pending call, a pool task, or a stop.
+      if (post_fast_ > 0 || post_blocking_ > 0 || sweep_due_) {
+        settle(lock);
+        lock.lock();
+        continue;
+      }
+      driver_wake_.wait(lock);
+      continue;
+    }
+    if (post_fast_ > 0 || post_blocking_ > 0 || sweep_due_) {
+      settle(lock);
+      lock.lock();
+    }
+  }
+  finished_ = true;
+  has_driver_ = false;
+  finalizeResultLocked();
+  return result_;
+}
+
+void Execution::start(std::function<void(ExecutionResult)> on_done) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    ready_.reserve(graph_.size());
-    for (std::uint32_t e : graph_.entries) {
-      fired_from_[e] = -2;
-      if (remaining_[e] == 0) ready_.push_back(e);
-    }
-    lanes_ = 1;
+    on_done_ = std::move(on_done);
+    seedLocked();
+    planPostsLocked(1, 0);
   }
-  lane(false);
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    lanes_done_.wait(lock, [&] { return lanes_ == 0; });
-  }
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
-  threads_.clear();
-  exited_.clear();
-  std::lock_guard<std::mutex> lock(mutex_);
+  runReady(Takes::Instant);
+}
+
+void Execution::finalizeResultLocked() {
   if (result_.status == ExecutionResult::Status::Finished && !result_.return_value &&
       (run_.control.cancelled() || run_.timedOut() ||
        (parent_ != nullptr && parent_->stopRequested()))) {
     // Stopped from outside before a result: a cancel, a timeout, or a Return Value elsewhere.
     result_.status = ExecutionResult::Status::Cancelled;
   }
-  return result_;
 }
 
-void Execution::lane(bool extra) {
+void Execution::notePending() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++pending_;
+}
+
+void Execution::deliverPending(std::uint32_t local, BlockOutcome outcome,
+                               std::chrono::steady_clock::time_point started,
+                               std::vector<Json> logs) {
+  traceBlock(blueprint_.blocks[graph_.blocks[local]], outcome, started, std::move(logs));
   std::unique_lock<std::mutex> lock(mutex_);
-  while (ready_head_ < ready_.size() && !stopped_.load(std::memory_order_relaxed)) {
-    const std::uint32_t b = ready_[ready_head_++];
-    if (ready_head_ < ready_.size() && lanes_ < kMaxLanesPerExecution) maybeStartLane(b);
-    lock.unlock();
-    BlockOutcome outcome = runBlock(b);
-    lock.lock();
-    complete(b, std::move(outcome));
+  --pending_;
+  complete(local, std::move(outcome));
+  // The driver (if any) takes one block it may run; everything else goes to the pools.
+  int keep_fast = 0, keep_blocking = 0;
+  if (has_driver_) {
+    keep_fast = 1;
+    keep_blocking = driver_takes_ == Takes::All && unplanned_fast_ == 0 ? 1 : 0;
   }
-  if (extra) exited_.push_back(std::this_thread::get_id());
-  if (--lanes_ == 0) lanes_done_.notify_all();
-}
-
-void Execution::maybeStartLane(std::uint32_t b) {
-  const RunLimits& limits = run_.options.limits;
-  if (run_.lane_threads.fetch_add(1, std::memory_order_relaxed) >=
-      limits.max_lane_threads_per_run) {
-    run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
-  if (g_host_lane_threads.fetch_add(1, std::memory_order_relaxed) >=
-      limits.max_lane_threads_per_host) {
-    g_host_lane_threads.fetch_sub(1, std::memory_order_relaxed);
-    run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
-  reapExitedLanes();
-  ++lanes_;
-  try {
-    threads_.emplace_back([this] {
-      lane(true);
-      run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
-      g_host_lane_threads.fetch_sub(1, std::memory_order_relaxed);
-    });
-  } catch (const std::exception& e) {
-    // std::system_error when the process is out of threads (a pids limit): the run ends with
-    // an error; the block that was about to run sees the limit and stops.
-    --lanes_;
-    g_host_lane_threads.fetch_sub(1, std::memory_order_relaxed);
-    run_.lane_threads.fetch_sub(1, std::memory_order_relaxed);
-    run_.setLimitError(blueprint_.blocks[graph_.blocks[b]].id +
-                       ": could not start a thread for parallel blocks (" + e.what() + ")");
-    run_.control.wake();
-  }
-}
-
-void Execution::reapExitedLanes() {
-  // A finished lane left its id before giving up mutex_ for the last time, so joining it here
-  // waits only for its thread to return; without this a long run would keep every exited
-  // thread's stack until the end.
-  for (const std::thread::id id : exited_) {
-    auto it = std::find_if(threads_.begin(), threads_.end(),
-                           [&](const std::thread& t) { return t.get_id() == id; });
-    if (it == threads_.end()) continue;
-    it->join();
-    threads_.erase(it);
-  }
-  exited_.clear();
+  planPostsLocked(keep_fast, keep_blocking);
+  settle(lock);
 }
 
 void Execution::markReadyOrSkip(std::uint32_t first) {
@@ -196,7 +329,13 @@ void Execution::markReadyOrSkip(std::uint32_t first) {
     std::uint32_t t = stack.back();
     stack.pop_back();
     if (fired_from_[t] != -1) {
-      ready_.push_back(t);
+      if (nonBlocking(t)) {
+        ready_.push_back(t);
+        ++unplanned_fast_;
+      } else {
+        blocking_ready_.push_back(t);
+        ++unplanned_blocking_;
+      }
       continue;
     }
     for (std::uint32_t e = graph_.edge_begin[t]; e < graph_.edge_begin[t + 1]; ++e) {
@@ -413,7 +552,7 @@ bool Execution::countStep(const std::string& block_id) {
     return true;
   run_.setLimitError(block_id + ": run exceeded its limit of " +
                      std::to_string(run_.options.limits.max_steps) + " steps");
-  run_.control.wake();
+  run_.wakeAll();
   return false;
 }
 
@@ -435,9 +574,9 @@ ExecutionResult Execution::runBranch(std::size_t b, const std::string& end_state
   if (it == blueprint_.branch_graphs.end() || it->second.entries.empty()) return r;  // empty body
   auto entry_result = std::make_shared<const Json>(
       scope.is_object() && scope.contains("item") ? scope["item"] : Json(nullptr));
-  Execution branch(run_, blueprint_, it->second, this, true, payload_, scope,
-                   std::move(entry_result), depth_ + 1);
-  return branch.execute();
+  auto branch = std::make_shared<Execution>(run_owner_, blueprint_, it->second, this, true,
+                                            payload_, scope, std::move(entry_result), depth_ + 1);
+  return branch->execute();
 }
 
 ExecutionResult Execution::runBlueprint(const std::string& blueprint_id, const Json& payload) {
@@ -457,9 +596,9 @@ ExecutionResult Execution::runBlueprint(const std::string& blueprint_id, const J
   }
   const Subgraph& graph = target->trigger >= 0 ? target->api_graph : target->whole_graph;
   auto shared_payload = std::make_shared<const Json>(payload);
-  Execution sub(run_, *target, graph, this, false, shared_payload, Json::object(), shared_payload,
-                depth_ + 1);
-  return sub.execute();
+  auto sub = std::make_shared<Execution>(run_owner_, *target, graph, this, false, shared_payload,
+                                         Json::object(), shared_payload, depth_ + 1);
+  return sub->execute();
 }
 
 // ---- one block ----
@@ -485,6 +624,37 @@ void appendToString(void* ctx, const char* data, std::size_t size) {
 
 }  // namespace
 
+void Execution::traceBlock(const CompiledBlock& block, const BlockOutcome& o,
+                           std::chrono::steady_clock::time_point started, std::vector<Json> logs) {
+  TraceEntry entry;
+  entry.block = block.id;
+  entry.type = block.type->type;
+  if (o.kind == BlockOutcome::Kind::Cancelled) {
+    entry.end_state = kCancelled;
+  } else if (const std::string* declared = block.type->declaredEndState(o.end_state)) {
+    entry.end_state = *declared;
+  } else {
+    entry.more().end_state_text = o.end_state;
+  }
+  entry.start_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(started - run_.started_at).count();
+  entry.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  if (depth_ > 0) {
+    entry.blueprint = blueprint_.id;
+    entry.depth = depth_;
+  }
+  if (o.kind == BlockOutcome::Kind::Failed) {
+    entry.failed = true;
+    entry.more().error = o.message;
+  }
+  if (!logs.empty()) entry.more().logs = std::move(logs);
+  if (run_.options.block_durations != nullptr)
+    run_.options.block_durations->observe(entry.type, entry.duration_us);
+  run_.trace->append(std::move(entry));
+}
+
 BlockOutcome Execution::runBlock(std::uint32_t local) {
   const std::size_t b = graph_.blocks[local];
   const CompiledBlock& block = blueprint_.blocks[b];
@@ -502,36 +672,7 @@ BlockOutcome Execution::runBlock(std::uint32_t local) {
   }
   const auto started = std::chrono::steady_clock::now();
   std::vector<Json> logs;
-  auto finishTrace = [&](const BlockOutcome& o) {
-    TraceEntry entry;
-    entry.block = block.id;
-    entry.type = block.type->type;
-    if (o.kind == BlockOutcome::Kind::Cancelled) {
-      entry.end_state = kCancelled;
-    } else if (const std::string* declared = block.type->declaredEndState(o.end_state)) {
-      entry.end_state = *declared;
-    } else {
-      entry.more().end_state_text = o.end_state;
-    }
-    entry.start_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(started - run_.started_at).count();
-    entry.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count();
-    if (depth_ > 0) {
-      entry.blueprint = blueprint_.id;
-      entry.depth = depth_;
-    }
-    if (o.kind == BlockOutcome::Kind::Failed) {
-      entry.failed = true;
-      entry.more().error = o.message;
-    }
-    if (!logs.empty()) entry.more().logs = std::move(logs);
-    if (run_.options.block_durations != nullptr)
-      run_.options.block_durations->observe(entry.type, entry.duration_us);
-    run_.trace->append(std::move(entry));
-  };
-
+  auto finishTrace = [&](const BlockOutcome& o) { traceBlock(block, o, started, std::move(logs)); };
   // Render fields (DESIGN §3): templates, then conversion to the manifest type.
   BlockEnv env(*this, local, run_.options.limits.json_max_depth);
   Json fields = Json::object();
@@ -573,7 +714,7 @@ BlockOutcome Execution::runBlock(std::uint32_t local) {
 
   if (!block.type->instant) run_.observer.onWait();
 
-  BlockCall call{this, b, &logs};
+  BlockCall call{this, b, &logs, started, nullptr};
   bp_host_api api = makeHostApi(&call, native);
   std::string output_text, error_text, end_state;
   Json native_output;
@@ -592,12 +733,40 @@ BlockOutcome Execution::runBlock(std::uint32_t local) {
   args.end_state = bp_sink{&end_state, &appendToString};
   const bp_status status = block.type->vtable->run(block.instance, &args);
 
+  if (call.pending) {
+    // Deferred (ABI 1.3): the outcome comes through bp_pending.complete, maybe already has.
+    if (status != BP_STATUS_PENDING) {
+      const std::string text = "run() returned status " + std::to_string(status) +
+                               " after defer(); waiting for complete()";
+      logLineFor(call, BP_LOG_ERROR, text.data(), text.size());
+    }
+    call.pending->runReturned(std::move(logs));
+    out.kind = BlockOutcome::Kind::Deferred;
+    return out;
+  }
+  if (status == BP_STATUS_PENDING) {
+    out.kind = BlockOutcome::Kind::Failed;
+    out.end_state = "error";
+    out.message = "the block returned BP_STATUS_PENDING without calling defer()";
+    finishTrace(out);
+    return out;
+  }
+  out = outcomeOf(b, status, output_text, std::move(native_output), std::move(error_text),
+                  std::move(end_state));
+  finishTrace(out);
+  return out;
+}
+
+BlockOutcome Execution::outcomeOf(std::size_t b, bp_status status, std::string& output_text,
+                                  Json native_output, std::string error_text,
+                                  std::string end_state) {
+  const CompiledBlock& block = blueprint_.blocks[b];
+  BlockOutcome out;
   if (status == BP_STATUS_CANCELLED || (status != BP_STATUS_OK && stopRequested())) {
     if (run_.timedOut())
       run_.setLimitError(block.id + ": run exceeded its timeout of " +
                          std::to_string(run_.options.limits.timeout_ms) + " ms");
     out.kind = BlockOutcome::Kind::Cancelled;
-    finishTrace(out);
     return out;
   }
   out.kind = status == BP_STATUS_OK ? BlockOutcome::Kind::Done : BlockOutcome::Kind::Failed;
@@ -627,7 +796,6 @@ BlockOutcome Execution::runBlock(std::uint32_t local) {
     out.kind = BlockOutcome::Kind::Failed;
     out.end_state = "error";
   }
-  finishTrace(out);
   return out;
 }
 

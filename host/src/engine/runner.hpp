@@ -2,12 +2,16 @@
 // runner.hpp: the one engine (DESIGN §3, §9). Runs a compiled blueprint from its trigger:
 // schedules ready blocks (concurrently when independent), renders their fields, calls them
 // through the C ABI, routes by end state, and ends at the first Return Value, an unhandled error,
-// a limit, or cancellation. The HTTP trigger handler and the job worker both call Runner::run.
+// a limit, or cancellation. The HTTP trigger handler and the job worker both call Runner::run;
+// Runner::start is the same run without a waiting thread (issue 12): its blocks run on the
+// engine's pools (engine_threads.hpp), and a deferred block (ABI 1.3) holds no thread at all.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -38,15 +42,21 @@ class RunObserver {
 /// Cancels a run from outside (the cancel endpoint, a lost lease, shutdown). Thread-safe.
 class RunControl {
  public:
-  /// Requests cancellation; the run stops at the next block boundary or cancellable wait.
+  /// Requests cancellation; the run stops at the next block boundary or cancellable wait, and
+  /// its pending block calls are told (their on_cancel) before cancel() returns.
   void cancel();
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
   /// Wakes sleepers so they re-check their stop conditions.
   void wake();
   /// Waits until `deadline` or a wake(); returns when either happens.
   void waitUntil(std::chrono::steady_clock::time_point deadline);
+  /// What cancel() calls after setting the flag (the engine's: tell pending calls); empty
+  /// clears it. Set by the engine while a run is in progress.
+  void onCancel(std::function<void()> hook);
 
  private:
+  std::mutex hook_mutex_;
+  std::function<void()> hook_;
   std::atomic<bool> cancelled_{false};
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -97,15 +107,26 @@ class Runner {
                        const Json& payload, const RunOptions& options, RunObserver& observer,
                        RunControl& control);
   /// The same with a payload the run shares instead of copying (the trigger's request body).
+  /// The calling thread drives the run: it runs ready blocks itself and waits for pending ones.
   static RunResult run(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
                        std::shared_ptr<const Json> payload, const RunOptions& options,
                        RunObserver& observer, RunControl& control);
 
- private:
-  /// run() without its catch-all.
-  static RunResult runUnguarded(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
-                                std::shared_ptr<const Json> payload, const RunOptions& options,
-                                RunObserver& observer, RunControl& control);
+  /// Called once with a started run's result.
+  using Completion = std::function<void(RunResult)>;
+  /// Starts the run and returns without waiting for it. Blocks the manifest declares instant
+  /// run on the calling thread until one that is not comes up; the rest runs on the engine's
+  /// pools, and deferred blocks hold no thread. `on_done` is called exactly once, on an engine
+  /// thread (a run worker): keep it short or hand the work on. `agent` (and with it
+  /// `blueprint`), `options`, `observer` and `control` must stay alive until `on_done` has
+  /// returned; an `agent` owned by a shared_ptr (CompiledAgent::compile) is also kept alive by
+  /// the run's pending calls, which may outlive it (block_abi.h, bp_pending).
+  /// With `inline_completion`, a run that ends inside start() (every block instant) calls
+  /// `on_done` on the calling thread before start() returns, saving a hand-off.
+  static void start(const CompiledAgent& agent, const CompiledBlueprint& blueprint,
+                    std::shared_ptr<const Json> payload, const RunOptions& options,
+                    RunObserver& observer, RunControl& control, Completion on_done,
+                    bool inline_completion = false);
 };
 
 }  // namespace blueprint::host

@@ -83,6 +83,10 @@ struct BlockType {
   std::string role;        ///< "trigger", "return" or empty
   bool is_return = false;  ///< role == "return", decided at load
   bool instant = false;
+  /// The manifest declares `async: true` (ABI 1.3): run() never blocks its thread, it returns
+  /// soon or defers. With `instant`, such types run on the run workers; the others on the
+  /// bounded blocking pool.
+  bool async = false;
   /// The plugin shares the host's JSON layout: fields, output and state pass as native JSON
   /// (ABI 1.2, blueprint/native_json.hpp) rather than text.
   bool native_json = false;

@@ -124,6 +124,11 @@ std::string PluginLoader::parseManifest(const bp_plugin& plugin,
     bt->role = entry.value("role", "");
     bt->is_return = bt->role == "return";
     bt->instant = entry.value("instant", false);
+    // `async` (ABI 1.3) promises a block that never blocks its thread; only a plugin built for
+    // 1.3 can keep that promise (it needs defer), so older ones stay on the blocking pool.
+    if (entry.contains("async") && !entry["async"].is_boolean())
+      return "block type '" + bt->type + "' has a non-boolean \"async\"";
+    bt->async = plugin.abi_minor >= 3 && entry.value("async", false);
     const Json states = entry.value("end_states", Json::array());
     if (!states.is_array() || states.empty())
       return "block type '" + bt->type + "' lists no end states";

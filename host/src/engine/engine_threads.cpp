@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "engine/engine_threads.hpp"
+
+#include <mutex>
+#include <thread>
+
+namespace blueprint::host {
+
+namespace {
+std::mutex g_mutex;
+EngineThreadsConfig g_config;
+// Never destroyed implicitly: a static destructor joining threads that may still run plugin
+// code at exit would race with the plugins' unload. stop() ends it explicitly.
+EngineThreads* g_threads = nullptr;
+
+std::size_t coresOr(std::size_t configured) {
+  if (configured != 0) return configured;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 2 : cores;
+}
+}  // namespace
+
+EngineThreads::EngineThreads(const EngineThreadsConfig& config)
+    : workers_("bp-worker", coresOr(config.run_workers), WorkerPool::ThreadKind::Worker, true),
+      blocking_("bp-blocking", config.blocking_workers == 0 ? 1 : config.blocking_workers,
+                WorkerPool::ThreadKind::Blocking, false) {}
+
+EngineThreads& EngineThreads::get() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_threads == nullptr) g_threads = new EngineThreads(g_config);
+  return *g_threads;
+}
+
+void EngineThreads::configure(const EngineThreadsConfig& config) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_config = config;
+}
+
+void EngineThreads::stop() {
+  EngineThreads* threads = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    threads = g_threads;
+    g_threads = nullptr;
+  }
+  if (threads == nullptr) return;
+  threads->timers_.stop();
+  threads->workers_.stop();
+  threads->blocking_.stop();
+  delete threads;
+}
+
+}  // namespace blueprint::host
