@@ -167,6 +167,7 @@ std::shared_ptr<const CompiledAgent> CompiledAgent::compile(
       }
       compileFields(bd, block);
       if (block.type->role == "trigger") bp->trigger = static_cast<long>(i);
+      if (!block.type->instant) bp->may_wait = true;
       if (block.type->vtable->create != nullptr) {
         std::string config = bd.fields.dump(), error;
         bp_sink sink{&error, [](void* ctx, const char* d, std::size_t n) {

@@ -86,6 +86,9 @@ class CompiledBlueprint {
   std::map<std::string, std::size_t> index;
   /// The trigger block, if the blueprint can be started by API (-1 = none).
   long trigger = -1;
+  /// Some block's manifest does not declare it instant, so a run may wait (in a deferred call,
+  /// on the blocking pool): a sync run's answer then leaves its handler thread (RunService).
+  bool may_wait = false;
   /// Reachable from the trigger (what an API run schedules).
   Subgraph api_graph;
   /// Every block (entries: blocks without incoming edges), for runs without a trigger.

@@ -17,7 +17,7 @@ void handleGetJob(RequestContext& ctx) {
 }
 
 void handleJobEvents(RequestContext& ctx) {
-  SseRunStream stream(ctx.response, *ctx.services.heartbeat);
+  SseStreamOpener stream(ctx.response, *ctx.services.heartbeat);
   ctx.services.runs->follow(ctx.principal, ctx.params[0], stream);
 }
 

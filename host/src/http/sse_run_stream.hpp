@@ -5,34 +5,43 @@
 
 #include <Poco/Net/HTTPServerResponse.h>
 
-#include <optional>
-
 #include "http/sse_stream.hpp"
 #include "runs/run_service.hpp"
 
 namespace blueprint::host {
 
-class SseRunStream final : public RunStreamOpener, public RunStream {
+class SseRunStream final : public RunStream {
  public:
-  SseRunStream(Poco::Net::HTTPServerResponse& response, StreamHeartbeat& heartbeat)
+  SseRunStream(Poco::Net::HTTPServerResponse& response, std::shared_ptr<LiveRun> live,
+               StreamHeartbeat& heartbeat, const std::string& job_id)
+      : sse_(response, std::move(live), heartbeat, job_id) {}
+
+  void push(const std::string& event) override { sse_.push(event); }
+  void flush() override { sse_.flush(); }
+  void finish() override { sse_.finish(); }
+  bool callerGone() override { return sse_.callerGone(); }
+  bool detach(std::function<void()> on_gone) override { return sse_.detach(std::move(on_gone)); }
+  void onDelta(std::string_view text) override { sse_.onDelta(text); }
+  void onWait() override { sse_.onWait(); }
+
+ private:
+  SseStream sse_;
+};
+
+/// Opens SseRunStreams on one request's response.
+class SseStreamOpener final : public RunStreamOpener {
+ public:
+  SseStreamOpener(Poco::Net::HTTPServerResponse& response, StreamHeartbeat& heartbeat)
       : response_(response), heartbeat_(heartbeat) {}
 
-  RunStream& open(std::shared_ptr<LiveRun> live, const std::string& job_id) override {
-    sse_.emplace(response_, std::move(live), heartbeat_, job_id);
-    return *this;
+  std::shared_ptr<RunStream> open(std::shared_ptr<LiveRun> live,
+                                  const std::string& job_id) override {
+    return std::make_shared<SseRunStream>(response_, std::move(live), heartbeat_, job_id);
   }
-
-  void push(const std::string& event) override { sse_->push(event); }
-  void flush() override { sse_->flush(); }
-  void finish() override { sse_->finish(); }
-  bool callerGone() override { return sse_->callerGone(); }
-  void onDelta(std::string_view text) override { sse_->onDelta(text); }
-  void onWait() override { sse_->onWait(); }
 
  private:
   Poco::Net::HTTPServerResponse& response_;
   StreamHeartbeat& heartbeat_;
-  std::optional<SseStream> sse_;
 };
 
 }  // namespace blueprint::host

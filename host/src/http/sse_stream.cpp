@@ -2,6 +2,7 @@
 #include "http/sse_stream.hpp"
 
 #include "runs/run_events.hpp"
+#include "transport/response_writer.hpp"
 
 namespace blueprint::host {
 
@@ -44,6 +45,22 @@ void SseStream::finish() {
   std::lock_guard<std::mutex> lock(mutex_);
   writeLocked(true);
   finished_ = true;
+  if (writer_) writer_->finish(!gone_);
+}
+
+bool SseStream::detach(std::function<void()> on_gone) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Chunked from the start: once detached, the head is only read (by the handler's router and
+  // by the writes on engine threads), never changed, so no thread races another on it.
+  response_.setChunkedTransferEncoding(true);
+  writer_ = detachResponse(response_);
+  if (!writer_) {
+    response_.setChunkedTransferEncoding(false);
+    return false;
+  }
+  writer_->neverBlock();
+  writer_->onClientGone(std::move(on_gone));
+  return true;
 }
 
 void SseStream::writeLocked(bool final) {
@@ -52,7 +69,7 @@ void SseStream::writeLocked(bool final) {
     return;
   }
   if (out_ == nullptr) {
-    if (final) {
+    if (final && !writer_) {
       // The whole run fit between two waits: one response, one write, no chunking.
       response_.setContentLength(static_cast<std::streamsize>(buffer_.size()));
       try {
@@ -64,7 +81,7 @@ void SseStream::writeLocked(bool final) {
       return;
     }
     if (buffer_.empty()) return;
-    response_.setChunkedTransferEncoding(true);
+    if (!writer_) response_.setChunkedTransferEncoding(true);
     try {
       out_ = &response_.send();
     } catch (const std::exception&) {

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -22,6 +23,7 @@
 
 namespace blueprint::host {
 
+class ResponseWriter;
 class StreamHeartbeat;
 
 class SseStream final : public RunObserver {
@@ -36,8 +38,13 @@ class SseStream final : public RunObserver {
   void push(const std::string& payload);
   /// Writes everything buffered now.
   void flush();
-  /// Writes the rest; the response ends when the handler returns.
+  /// Writes the rest; the response ends when the handler returns, or here when detached.
   void finish();
+  /// Lets the answer outlive the handler: the run goes on from the engine's threads, which
+  /// write it without ever waiting for the client (one that stops reading is gone), and
+  /// finish() ends it. False when the response cannot be detached. A client that leaves is
+  /// told to `on_gone` (once, on a transport thread).
+  bool detach(std::function<void()> on_gone);
 
   void onDelta(std::string_view text) override;
   void onWait() override { flush(); }
@@ -51,6 +58,8 @@ class SseStream final : public RunObserver {
   void writeLocked(bool final);
 
   Poco::Net::HTTPServerResponse& response_;
+  /// Set once detached: the answer's connection waits for its finish.
+  std::shared_ptr<ResponseWriter> writer_;
   std::shared_ptr<LiveRun> live_;
   StreamHeartbeat& heartbeat_;
   std::mutex mutex_;

@@ -123,9 +123,10 @@ void handleTrigger(RequestContext& ctx) {
   checkTriggerBody(*body);
   auto agent = ctx.services.agents->deployed(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
-  const std::optional<RunAdmission::Slot> slot = ctx.services.runs->admitSync(agent->agent_id);
-  SseRunStream stream(ctx.response, *ctx.services.heartbeat);
-  ctx.services.runs->runSync(ctx.principal, std::move(agent), bp, std::move(body), stream);
+  std::optional<RunAdmission::Slot> slot = ctx.services.runs->admitSync(agent->agent_id);
+  SseStreamOpener stream(ctx.response, *ctx.services.heartbeat);
+  ctx.services.runs->runSync(ctx.principal, std::move(agent), bp, std::move(body), std::move(slot),
+                             stream);
 }
 
 void handleTestRun(RequestContext& ctx) {
@@ -138,10 +139,11 @@ void handleTestRun(RequestContext& ctx) {
   if (!body.is_object() || !body.empty()) checkTriggerBody(body);
   auto agent = ctx.services.agents->draft(ctx.params[0]);
   const CompiledBlueprint& bp = triggerable(*agent, ctx.params[1]);
-  const std::optional<RunAdmission::Slot> slot = ctx.services.runs->admitSync(agent->agent_id);
-  SseRunStream stream(ctx.response, *ctx.services.heartbeat);
+  std::optional<RunAdmission::Slot> slot = ctx.services.runs->admitSync(agent->agent_id);
+  SseStreamOpener stream(ctx.response, *ctx.services.heartbeat);
   ctx.services.runs->runSync(ctx.principal, std::move(agent), bp,
-                             std::make_shared<const Json>(std::move(body)), stream);
+                             std::make_shared<const Json>(std::move(body)), std::move(slot),
+                             stream);
 }
 
 void handleCreateJob(RequestContext& ctx) {

@@ -75,11 +75,25 @@ std::optional<RunAdmission::Slot> RunService::admitSync(const std::string& agent
       .retryAfter(1);
 }
 
+/// A sync run in flight: what its end needs, kept together so that a run started on the
+/// engine (and finished on one of its threads) owns it all.
+struct RunService::SyncRun {
+  std::shared_ptr<const CompiledAgent> agent;
+  std::shared_ptr<const Json> payload;
+  std::optional<RunAdmission::Slot> slot;
+  std::shared_ptr<LiveRun> live;
+  std::shared_ptr<RunStream> stream;
+  JobRecord job;
+  RunOptions options;
+  std::chrono::steady_clock::time_point started;
+};
+
 void RunService::runSync(const Principal& caller, std::shared_ptr<const CompiledAgent> agent,
                          const CompiledBlueprint& bp, std::shared_ptr<const Json> payload,
-                         RunStreamOpener& opener) {
+                         std::optional<RunAdmission::Slot> slot, RunStreamOpener& opener) {
   HostServices& s = services_;
-  JobRecord job;
+  auto run = std::make_shared<SyncRun>();
+  JobRecord& job = run->job;
   job.job_id = newJobId();
   job.agent_id = agent->agent_id;
   job.blueprint_id = bp.id;
@@ -91,10 +105,14 @@ void RunService::runSync(const Principal& caller, std::shared_ptr<const Compiled
   job.started_at_ms = job.created_at_ms;
   job.attempts = 1;
   job.created_by = caller.name;
-  std::shared_ptr<LiveRun> live = s.registry->add(job);
-  live->keepPayload(payload);  // shared, not copied: a retry from memory needs it (issue 11, M4)
-  const auto started = std::chrono::steady_clock::now();
-  RunStream& stream = opener.open(live, job.job_id);
+  run->live = s.registry->add(job);
+  run->live->keepPayload(payload);  // shared, not copied: a retry from memory needs it (M4)
+  run->agent = std::move(agent);
+  run->payload = std::move(payload);
+  run->slot = std::move(slot);
+  run->started = std::chrono::steady_clock::now();
+  run->stream = opener.open(run->live, job.job_id);
+  RunStream& stream = *run->stream;
   stream.push(run_events::inProgress());
   // The same bytes for every run of a blueprint: made once per thread and blueprint id.
   thread_local std::string executing_for, executing_event;
@@ -104,25 +122,39 @@ void RunService::runSync(const Principal& caller, std::shared_ptr<const Compiled
   }
   stream.push(executing_event);
   // The trace stays compact unless the job is fetched: most sync runs' traces are never read.
-  RunOptions options = *s.run_options;
-  options.defer_trace = true;
-  options.job_id = job.job_id;
-  RunResult result = Runner::run(*agent, bp, payload, options, stream, live->control());
+  run->options = *s.run_options;
+  run->options.defer_trace = true;
+  run->options.job_id = run->job.job_id;
+  const std::shared_ptr<LiveRun> live = run->live;
+  if (bp.may_wait && stream.detach([live] { live->markCallerGone(); })) {
+    // Nothing waits for this run: the engine runs it, and its end (on an engine thread) writes
+    // the rest of the answer, which the client's connection has been holding since.
+    Runner::start(*run->agent, bp, run->payload, run->options, stream, live->control(),
+                  [this, run](RunResult result) { finishSync(*run, result); });
+    return;
+  }
+  const RunResult result =
+      Runner::run(*run->agent, bp, run->payload, run->options, stream, live->control());
+  finishSync(*run, result);
+}
 
-  JobRecord final_record = std::move(job);
-  for (const std::string& event : endRun(result, final_record)) stream.push(event);
+void RunService::finishSync(SyncRun& run, const RunResult& result) {
+  HostServices& s = services_;
+  JobRecord final_record = std::move(run.job);
+  for (const std::string& event : endRun(result, final_record)) run.stream->push(event);
   // The job is final before the caller reads [DONE]: a client that polls the job as soon as
   // its stream ends must find it finished.
-  live->finish(final_record, result.deferred_trace);
-  stream.finish();
-  if (stream.callerGone()) live->markCallerGone();
-  keepSyncRun(std::move(final_record), payload, result, *live);
-  s.registry->retire(live);
+  run.live->finish(final_record, result.deferred_trace);
+  run.stream->finish();
+  if (run.stream->callerGone()) run.live->markCallerGone();
+  keepSyncRun(std::move(final_record), run.payload, result, *run.live);
+  s.registry->retire(run.live);
   s.metrics->countRun(RunKind::Sync, outcomeOf(result.status),
                       std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
+                          std::chrono::steady_clock::now() - run.started)
                           .count(),
-                      agent->agent_id);
+                      run.agent->agent_id);
+  run.slot.reset();
 }
 
 void RunService::keepSyncRun(JobRecord record, const std::shared_ptr<const Json>& payload,
@@ -209,7 +241,8 @@ void RunService::follow(const Principal& caller, const std::string& id, RunStrea
   } else if (!mayAccess(caller, *live)) {
     throw jobNotFound(id);
   }
-  RunStream& stream = opener.open(nullptr, id);
+  const std::shared_ptr<RunStream> opened = opener.open(nullptr, id);
+  RunStream& stream = *opened;
   std::size_t sent = 0;
   const auto give_up = std::chrono::steady_clock::now() +
                        std::chrono::milliseconds(s.config->limits.timeout_ms) +

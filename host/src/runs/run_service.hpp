@@ -6,6 +6,7 @@
 // run's end shared with the job worker (run_outcome.hpp).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ class RunStream : public RunObserver {
   virtual void finish() = 0;
   /// True once a write failed: the caller went away.
   virtual bool callerGone() = 0;
+  /// Lets the stream outlive the request's handler: the run goes on from the engine's threads
+  /// and finish() ends the answer. `on_gone` is called (once, on a transport thread) if the
+  /// caller leaves first. False when the stream cannot be detached; the handler then waits.
+  virtual bool detach(std::function<void()> on_gone) = 0;
 };
 
 /// Opens the stream of a run once the run has a job id and a live record (null when following
@@ -41,7 +46,8 @@ class RunStream : public RunObserver {
 class RunStreamOpener {
  public:
   virtual ~RunStreamOpener() = default;
-  virtual RunStream& open(std::shared_ptr<LiveRun> live, const std::string& job_id) = 0;
+  virtual std::shared_ptr<RunStream> open(std::shared_ptr<LiveRun> live,
+                                          const std::string& job_id) = 0;
 };
 
 /// A job as a caller may see it.
@@ -60,12 +66,15 @@ class RunService {
   /// minutes. Empty when the host has no run limits.
   std::optional<RunAdmission::Slot> admitSync(const std::string& agent_id);
 
-  /// Runs `bp` of `agent` on the calling thread and streams it into the stream `opener` opens: the
-  /// job is live (pollable) from its first event and final before the caller reads `[DONE]`. A run
-  /// whose caller left is stored; others go to the sync-run recorder when there is one.
+  /// Runs `bp` of `agent` and streams it into the stream `opener` opens: the job is live
+  /// (pollable) from its first event and final before the caller reads `[DONE]`. A run whose
+  /// caller left is stored; others go to the sync-run recorder when there is one. A blueprint
+  /// whose blocks are all instant runs on the calling thread; one that may wait is started on
+  /// the engine and its stream detached, so the call returns at once and no thread waits for
+  /// it (issue 12). `slot` is held until the run ends.
   void runSync(const Principal& caller, std::shared_ptr<const CompiledAgent> agent,
                const CompiledBlueprint& bp, std::shared_ptr<const Json> payload,
-               RunStreamOpener& opener);
+               std::optional<RunAdmission::Slot> slot, RunStreamOpener& opener);
 
   /// Queues a job of `bp`, durable before this returns (DESIGN §6). `created` is false when
   /// `idempotency_key` named an earlier job, which is returned instead. ApiError 429 queue_full.
@@ -97,6 +106,10 @@ class RunService {
   JobRecord retry(const Principal& caller, const std::string& id);
 
  private:
+  struct SyncRun;
+  /// The end of a sync run, wherever it ran: closing events, the final record, the stream's
+  /// end, keeping the run, metrics.
+  void finishSync(SyncRun& run, const RunResult& result);
   /// Stores a sync run whose caller left before its end, or hands it to the recorder.
   void keepSyncRun(JobRecord record, const std::shared_ptr<const Json>& payload,
                    const RunResult& result, LiveRun& live);

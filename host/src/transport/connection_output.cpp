@@ -48,6 +48,11 @@ bool ConnectionOutput::write(const char* data, std::size_t size) {
   while (size > 0) {
     const std::size_t queued = queue_.size() - sent_;
     if (queued >= max_queued_bytes_) {
+      if (fail_when_full_) {
+        failed_ = true;
+        drained_.notify_all();
+        return false;
+      }
       const bool moved = drained_.wait_until(lock, last_progress_ + send_timeout_, [&] {
         return failed_ || queue_.size() - sent_ < max_queued_bytes_;
       });
@@ -65,6 +70,11 @@ bool ConnectionOutput::write(const char* data, std::size_t size) {
     size -= take;
   }
   return true;
+}
+
+void ConnectionOutput::failWhenFull() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  fail_when_full_ = true;
 }
 
 ConnectionOutput::Flush ConnectionOutput::sendQueued() {

@@ -38,6 +38,10 @@ class ConnectionOutput {
   bool failed();
   /// Fails the output: blocked and later writers return false at once.
   void fail();
+  /// From now on a write that would pass the cap fails the output instead of waiting: for an
+  /// answer written by the engine's threads (a detached sync run), which must never block on
+  /// a client that stopped reading. Its run goes on without that client.
+  void failWhenFull();
 
  private:
   /// Sends from the queue; the lock is held.
@@ -51,6 +55,7 @@ class ConnectionOutput {
   std::string queue_;
   std::size_t sent_ = 0;  // bytes at the queue's front already sent
   bool failed_ = false;
+  bool fail_when_full_ = false;
   /// When a byte last left while bytes were queued (or when queuing began).
   Clock::time_point last_progress_;
 };

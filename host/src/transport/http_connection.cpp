@@ -344,6 +344,11 @@ void HttpConnection::serve() {
     return std::make_shared<ResponseWriter>(shared_from_this(), *response_);
   });
   OneWriteResponse& response = *response_;
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    handler_running_ = true;
+    finished_early_.reset();
+  }
   bool keep_alive = false;
   bool answered = true;  // false: the answer could not be written whole
   try {
@@ -362,13 +367,28 @@ void HttpConnection::serve() {
       // so that the next request starts where this body ends once the answer is finished.
       detached_body_read_ =
           body_->finish(limits_.drain_limit_bytes, Clock::now() + limits_.drain_timeout);
+      std::optional<bool> early;
+      {
+        std::lock_guard<std::mutex> lock(finish_mutex_);
+        handler_running_ = false;
+        early = finished_early_;
+      }
+      if (early) finishDetached(*early);
       return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(finish_mutex_);
+      handler_running_ = false;
     }
     response.complete();  // a streamed answer ends here, before the body is drained
     keep_alive = params.getKeepAlive() && response.getKeepAlive();
     answered = !response.broken();
   } catch (const Poco::Net::MessageException& e) {
     // The scanner accepted what Poco's parser refuses: refuse it too.
+    {
+      std::lock_guard<std::mutex> lock(finish_mutex_);
+      handler_running_ = false;
+    }
     response_.reset();
     refuse(400, "invalid_request", std::string("malformed request head: ") + e.message());
     afterRequest(false, true, false);
@@ -435,6 +455,17 @@ void HttpConnection::failed(ServerRequest& request, OneWriteResponse& response,
 // ---- any thread ----
 
 void HttpConnection::responseFinished(bool keep_alive) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (handler_running_) {
+      finished_early_ = keep_alive;  // serve() completes it once its handler returned
+      return;
+    }
+  }
+  finishDetached(keep_alive);
+}
+
+void HttpConnection::finishDetached(bool keep_alive) {
   const bool answered = response_ && !response_->broken();
   afterRequest(keep_alive && context_.params->getKeepAlive(), answered, detached_body_read_);
 }

@@ -119,6 +119,8 @@ class HttpConnection final : public ResponseOwner,
   /// The answer is complete: next request, or close (lingering when unread input could reset
   /// the connection and destroy the answer before the client reads it).
   void afterRequest(bool keep_alive, bool answered, bool body_read);
+  /// The end of a detached answer, once both its finish and its handler's return happened.
+  void finishDetached(bool keep_alive);
 
   const int fd_;
   Reactor& reactor_;
@@ -138,6 +140,12 @@ class HttpConnection final : public ResponseOwner,
   std::optional<RequestBody> body_;
   std::optional<OneWriteResponse> response_;
   bool detached_body_read_ = false;
+  /// A detached answer may be finished (on any thread) before its handler returned; the
+  /// handler's thread still uses the response and the body then. Its finish waits here and
+  /// the handler's thread completes it on its way out.
+  std::mutex finish_mutex_;
+  bool handler_running_ = false;
+  std::optional<bool> finished_early_;  ///< keep_alive of a finish that came too early
   int served_ = 0;
   Clock::time_point request_started_;
   Clock::time_point idle_since_;

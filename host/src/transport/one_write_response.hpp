@@ -58,6 +58,8 @@ class OneWriteResponse final : public Poco::Net::HTTPServerResponse {
 
   /// True when a write of this answer failed: the connection must close.
   bool broken() const { return broken_ || output_.failed(); }
+  /// See ConnectionOutput::failWhenFull.
+  void failWhenFull() { output_.failWhenFull(); }
 
   /// Body bytes handed to the connection so far (the access log's `bytes`): the buffer of
   /// sendBuffer(), or what went through the stream of send().

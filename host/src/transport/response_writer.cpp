@@ -43,6 +43,11 @@ void ResponseWriter::finish(bool keep_alive) {
 
 bool ResponseWriter::clientGone() { return owner_->clientGone(); }
 
+void ResponseWriter::neverBlock() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (response_ != nullptr) response_->failWhenFull();
+}
+
 void ResponseWriter::onClientGone(std::function<void()> callback) {
   owner_->setClientGoneCallback(std::move(callback));
 }

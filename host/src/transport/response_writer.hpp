@@ -51,6 +51,9 @@ class ResponseWriter {
   void finish(bool keep_alive);
 
   bool clientGone();
+  /// Writes never wait for a client that stopped reading: one that would pass the output cap
+  /// breaks the answer instead (for writers on the engine's threads, which must never block).
+  void neverBlock();
   /// See ResponseOwner::setClientGoneCallback.
   void onClientGone(std::function<void()> callback);
 
