@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <blueprint/testing.hpp>
 
+#include <chrono>
+
 extern "C" int blueprint_abi_compiles_as_c(void);
 int blueprint_abi_compiles_as_cpp();
 
@@ -85,6 +87,41 @@ TEST(FieldDefaults, GivenValueWinsUnlessNull) {
 
 TEST(PluginUnderTest, RefusesAMissingLibrary) {
   EXPECT_THROW(blueprint::testing::PluginUnderTest("/nonexistent/plugin.so"), std::runtime_error);
+}
+
+// ABI 1.3: the harness runs asynchronous blocks to their completion, as the host would.
+TEST(PluginUnderTest, RunsAnAsyncBlockUntilItCompletes) {
+  blueprint::testing::PluginUnderTest plugin(kCore);
+  const auto start = std::chrono::steady_clock::now();
+  auto out = plugin.run("delay", {{"ms", 50}});
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  EXPECT_EQ(out.status, BP_STATUS_OK) << out.error;
+  EXPECT_EQ(out.end_state, "success");
+  EXPECT_TRUE(out.output.is_null());
+}
+
+TEST(PluginUnderTest, CancelsAPendingAsyncBlock) {
+  blueprint::testing::PluginUnderTest plugin(kCore);
+  plugin.host().cancelled = true;
+  auto out = plugin.run("delay", {{"ms", 60000}});
+  EXPECT_EQ(out.status, BP_STATUS_CANCELLED);
+}
+
+TEST(PluginUnderTest, RunsAnAsyncCppSdkBlockWithItsPendingLog) {
+  blueprint::testing::PluginUnderTest plugin(std::string(BLUEPRINT_FIXTURE_PLUGIN_DIR) +
+                                             "/async_cpp/async_cpp.so");
+  auto out = plugin.run("cpp.later", {{"ms", 10}, {"value", "v"}});
+  EXPECT_EQ(out.status, BP_STATUS_OK) << out.error;
+  EXPECT_EQ(out.output, "v");
+  ASSERT_EQ(out.logs.size(), 1u);
+  EXPECT_EQ(out.logs[0].second, "timer fired");
+}
+
+TEST(PluginUnderTest, KeepsTheFirstOfTwoCompletions) {
+  blueprint::testing::PluginUnderTest plugin(std::string(BLUEPRINT_FIXTURE_PLUGIN_DIR) +
+                                             "/async_c/async_c.so");
+  auto out = plugin.run("c.twice", blueprint::testing::Json::object());
+  EXPECT_EQ(out.output, "first");
 }
 
 TEST(BlockAbi, CompilesAsCAndCpp) {

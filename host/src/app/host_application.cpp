@@ -25,6 +25,7 @@
 #include "app/host_config.hpp"
 #include "app/host_services.hpp"
 #include "app/systemd_notify.hpp"
+#include "engine/engine_threads.hpp"
 #include "http/request_router.hpp"
 #include "logging/log_fields.hpp"
 #include "logging/log_setup.hpp"
@@ -99,14 +100,16 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
        "(default 100)");
   flag("metrics-max-block-types", "N",
        "block types with their own duration series in /metrics (default 100)");
+  flag("run-workers", "N", "threads running blocks that never block (default 0: one per core)");
+  flag("blocking-workers", "N", "bound of the pool running blocks that may block (default 64)");
   flag("storage-probe-ms", "MS",
        "while storage writes fail, try a write this often to turn ready again (default 1000)");
   flag("max-blocks-per-blueprint", "N", "blocks one blueprint may have (default 10000)");
   flag("sync-runs-kept-bytes", "BYTES",
        "memory the finished sync runs kept for polling may hold (default 64 MiB)");
-  flag("max-lane-threads-per-run", "N", "threads one run may use for parallel blocks (default 32)");
+  flag("max-lane-threads-per-run", "N", "accepted for old configs, no longer used (run-workers)");
   flag("max-lane-threads-per-host", "N",
-       "threads all runs together may use for parallel blocks (default 256)");
+       "accepted for old configs, no longer used (run-workers, blocking-workers)");
   flag("store-sync-runs", "auto|always|never",
        "write finished sync runs to storage so every host sharing it finds them (auto: on "
        "PostgreSQL)");
@@ -244,6 +247,11 @@ int HostApplication::main(const std::vector<std::string>& args) {
   sigaddset(&blocked, SIGINT);
   sigaddset(&blocked, SIGQUIT);
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  // The engine's run workers, blocking pool and timer (issue 12), started after the signals are
+  // blocked so they inherit the mask.
+  EngineThreads::configure({static_cast<std::size_t>(config.run_workers),
+                            static_cast<std::size_t>(config.blocking_workers)});
+  EngineThreads::get();
 
   std::unique_ptr<Storage> storage;
   std::unique_ptr<PluginManager> plugins;
@@ -463,6 +471,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   registry.cancelAll();
   server.stop(kShutdownGrace);     // answers in progress finish first
   if (recorder) recorder->stop();  // the last runs' records, before storage closes
+  EngineThreads::stop();           // the cancelled runs' last completions ran
   stopping = true;
   pthread_kill(signal_thread.native_handle(), SIGHUP);
   signal_thread.join();

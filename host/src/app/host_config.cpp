@@ -100,6 +100,13 @@ void checkObservability(const HostConfig& c, const std::string& source) {
     throw std::runtime_error(source + ": storage_probe_ms must be 100 .. 3600000");
 }
 
+void checkEngineThreads(const HostConfig& c, const std::string& source) {
+  if (c.run_workers < 0 || c.run_workers > 1024)
+    throw std::runtime_error(source + ": run_workers must be 0 .. 1024 (0: one per core)");
+  if (c.blocking_workers < 1 || c.blocking_workers > 4096)
+    throw std::runtime_error(source + ": blocking_workers must be 1 .. 4096");
+}
+
 }  // namespace
 
 void HostConfig::applyJson(const Json& j, const std::string& source) {
@@ -202,6 +209,10 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
       metrics_max_block_types = getAs<std::size_t>(v, key, source);
     else if (key == "storage_probe_ms")
       storage_probe_ms = getAs<int>(v, key, source);
+    else if (key == "run_workers")
+      run_workers = getAs<int>(v, key, source);
+    else if (key == "blocking_workers")
+      blocking_workers = getAs<int>(v, key, source);
     else if (key == "env_allow")
       env_allow = getAs<std::set<std::string>>(v, key, source);
     else if (key == "block_settings") {
@@ -256,6 +267,7 @@ void HostConfig::applyJson(const Json& j, const std::string& source) {
     throw std::runtime_error(source + ": limits.max_lane_threads_* must be >= 0");
   if (max_blocks_per_blueprint < 1)
     throw std::runtime_error(source + ": max_blocks_per_blueprint must be >= 1");
+  checkEngineThreads(*this, source);
 }
 
 void HostConfig::applyFile(const std::string& path) {
@@ -351,12 +363,17 @@ void HostConfig::applyFlag(const std::string& name, const std::string& value) {
         std::max<std::int64_t>(0, parseInt(value, "metrics_max_block_types")));
   else if (name == "storage-probe-ms" || name == "storage_probe_ms")
     storage_probe_ms = static_cast<int>(parseInt(value, "storage_probe_ms"));
+  else if (name == "run-workers" || name == "run_workers")
+    run_workers = static_cast<int>(parseInt(value, "run_workers"));
+  else if (name == "blocking-workers" || name == "blocking_workers")
+    blocking_workers = static_cast<int>(parseInt(value, "blocking_workers"));
   else
     throw std::runtime_error("unknown setting '" + name + "'");
   if (threads < 1) throw std::runtime_error("threads must be at least 1");
   if (min_threads > threads) min_threads = threads;
   checkFramingLimits(*this, "--" + name);
   checkObservability(*this, "--" + name);
+  checkEngineThreads(*this, "--" + name);
 }
 
 void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env) {
@@ -383,7 +400,9 @@ void HostConfig::applyEnvironment(const std::map<std::string, std::string>& env)
       {"BLUEPRINT_ACCESS_LOG", "access_log"},
       {"BLUEPRINT_METRICS_MAX_AGENTS", "metrics_max_agents"},
       {"BLUEPRINT_METRICS_MAX_BLOCK_TYPES", "metrics_max_block_types"},
-      {"BLUEPRINT_STORAGE_PROBE_MS", "storage_probe_ms"}};
+      {"BLUEPRINT_STORAGE_PROBE_MS", "storage_probe_ms"},
+      {"BLUEPRINT_RUN_WORKERS", "run_workers"},
+      {"BLUEPRINT_BLOCKING_WORKERS", "blocking_workers"}};
   for (const auto& [var, name] : kVars) {
     auto it = env.find(var);
     if (it != env.end()) applyFlag(name, it->second);
@@ -451,6 +470,8 @@ Json HostConfig::toJson() const {
           {"metrics_max_agents", metrics_max_agents},
           {"metrics_max_block_types", metrics_max_block_types},
           {"storage_probe_ms", storage_probe_ms},
+          {"run_workers", run_workers},
+          {"blocking_workers", blocking_workers},
           {"limits",
            {{"max_steps", limits.max_steps},
             {"max_depth", limits.max_depth},

@@ -84,6 +84,10 @@ struct HostConfig {
   std::size_t metrics_max_block_types = 100;  ///< block types with their own duration series
   int storage_probe_ms = 1000;  ///< while storage writes fail, a write probe this often
 
+  // The engine's threads (issue 12, docs/decisions/015).
+  int run_workers = 0;        ///< threads running blocks that never block; 0: one per core
+  int blocking_workers = 64;  ///< bound of the pool running blocks that may block
+
   RunLimits limits;
   std::set<std::string> env_allow;
   /// Operator settings per block type, read by blocks through setting_get

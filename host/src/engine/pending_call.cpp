@@ -120,8 +120,22 @@ void PendingCall::complete(bp_status status, std::string output, Json native_out
     execution->deliverPending(local_, std::move(outcome), started_, std::move(logs));
   }
   std::shared_ptr<PendingCall> released;
-  std::lock_guard<std::mutex> lock(mutex_);
-  released = releaseIfDoneLocked();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released = releaseIfDoneLocked();
+  }
+  // complete() is called from plugin code (its own thread, a callback). Dropping the last
+  // reference here could unload the plugin's library (a hot-swapped generation) under the very
+  // code that called us, so the references go to a run worker to be dropped there.
+  struct Leftovers {
+    std::shared_ptr<Execution> execution;
+    std::shared_ptr<RunShared> run;
+    std::shared_ptr<PendingCall> self;
+  };
+  auto leftovers = std::make_unique<Leftovers>(
+      Leftovers{std::move(execution), std::move(run), std::move(released)});
+  EngineThreads::get().workers().post([leftovers = std::shared_ptr<Leftovers>(
+                                           std::move(leftovers))]() mutable { leftovers.reset(); });
 }
 
 void PendingCall::cancelIfStopped() {

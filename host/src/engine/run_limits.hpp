@@ -21,11 +21,10 @@ struct RunLimits {
   /// Nesting of any JSON value a run takes in or builds: block results, JSON-mode fields, state
   /// (path segments included). The host config's `json_max_depth`, which bounds request bodies too.
   std::size_t json_max_depth = kDefaultJsonMaxDepth;
-  /// Threads one run may have running for parallel branches at once (the thread that runs the
-  /// blueprint is not counted). Past it, ready blocks wait for a running lane (issue 11, H3).
+  /// No longer used (issue 12): runs start no threads of their own; the engine's fixed pools
+  /// (`run_workers`, `blocking_workers`) bound them. Kept so configs that set the keys
+  /// `limits.max_lane_threads_per_run/_per_host` still load.
   int max_lane_threads_per_run = 32;
-  /// The same across every run of the host: nested run_blueprint fan-out multiplies lanes, and
-  /// the host must keep threads for its connections and workers.
   int max_lane_threads_per_host = 256;
 };
 

@@ -210,14 +210,17 @@ struct bp_pending {
    *  synchronous run(): BP_STATUS_OK or BP_STATUS_ERROR (BP_STATUS_CANCELLED when it stopped
    *  because the run was cancelled); `output_json` is the result as JSON text (size 0 = null),
    *  `end_state` optional (size 0 = success/error by status), `error` the message for
-   *  BP_STATUS_ERROR. The host copies what it needs before returning. A second complete() is
-   *  ignored and logged. After it returns the handle is gone: touch nothing of it again.
-   *  Blocks while on_cancel or a timer callback of this call runs on another thread. */
+   *  BP_STATUS_ERROR. The host copies what it needs before returning. Blocks while on_cancel or
+   *  a timer callback of this call runs on another thread. The handle stays valid until
+   *  complete() returned and run(), on_cancel and every timer callback of the call returned; a
+   *  second complete() within that time is ignored and logged. Past it the handle is gone:
+   *  touch nothing of it again. */
   void (*complete)(void *ctx, bp_status status, const char *output_json, size_t output_size,
                    const char *end_state, size_t end_state_size, const char *error,
                    size_t error_size);
-  /** The timer service: calls `fire(user)` once, on a host thread, after `ms` milliseconds,
-   *  unless complete() came first; no fire starts after complete() returned, and complete() on
+  /** The timer service: calls `fire(user)` once, on the host's timer thread (keep it short:
+   *  complete, arm another timer, or hand work to a thread of your own), after `ms`
+   *  milliseconds, unless complete() came first; no fire starts after complete() returned, and complete() on
    *  another thread waits for a fire that already started. Timers do not hold a thread. Several
    *  may be armed at once. `fire` may call complete() and after(). Returns BP_STATUS_OK, or
    *  BP_STATUS_ERROR when the call already completed (`fire` is then never called). */

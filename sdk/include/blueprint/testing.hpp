@@ -13,14 +13,24 @@
 // manifest's defaults applied (blueprint/field_defaults.hpp, the host's own rule). Templates are
 // not rendered here and values are not converted to their field types: pass them rendered.
 // Branches and sub-blueprints need the real engine: use `blueprint run` for those.
+//
+// Asynchronous blocks (ABI 1.3) run too: run() waits until the block completes its pending call
+// (timers of bp_pending.after run on threads of the harness). Set TestHost::cancelled to have
+// the pending call cancelled (its on_cancel) as soon as run() returned, and
+// TestHost::pending_timeout_ms to bound the wait: past it the call is cancelled, and a block
+// that still does not complete within as long again makes run() throw.
 #ifndef BLUEPRINT_TESTING_HPP
 #define BLUEPRINT_TESTING_HPP
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -51,6 +61,8 @@ struct TestHost {
   Json kv = Json::object();        ///< the agent's key-value store
   Json settings = Json::object();  ///< operator settings of the block type
   bool cancelled = false;
+  /// How long run() waits for a deferred call before cancelling it (ABI 1.3).
+  std::int64_t pending_timeout_ms = 10000;
 };
 
 /// A plugin library loaded for tests. Throws std::runtime_error when it cannot be loaded.
@@ -87,6 +99,114 @@ class PluginUnderTest {
   /// field left out or set to null takes its manifest default, or is left out without one.
   RunOutcome run(const std::string& type, const Json& fields) { return run(type, fields, host_); }
   RunOutcome run(const std::string& type, const Json& fields, TestHost& host) {
+    RunOutcome outcome = runOnce(type, fields, host);
+    return outcome;
+  }
+
+  /// The default host used by run(type, fields).
+  TestHost& host() { return host_; }
+
+ private:
+  /// A deferred call (ABI 1.3): the bp_pending the block completes, with the rules of
+  /// block_abi.h (complete once; no timer or on_cancel after complete returned; a complete on
+  /// another thread waits for a running callback).
+  struct Pending {
+    bp_pending handle{};
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool completed = false;
+    bool cancelled = false;
+    int status = BP_STATUS_OK;
+    std::string output, end_state, error;
+    void (*on_cancel)(void*) = nullptr;
+    void* user = nullptr;
+    std::vector<std::thread::id> callback_threads;
+    std::vector<std::thread> timers;
+    RunOutcome* out = nullptr;
+
+    static Pending& of(void* ctx) { return *static_cast<Pending*>(ctx); }
+    void enter() { callback_threads.push_back(std::this_thread::get_id()); }
+    void leave() {
+      std::lock_guard<std::mutex> lock(mutex);
+      callback_threads.erase(
+          std::find(callback_threads.begin(), callback_threads.end(), std::this_thread::get_id()));
+      changed.notify_all();
+    }
+    void cancel() {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (completed || cancelled) return;
+        cancelled = true;
+        if (on_cancel == nullptr) return;
+        enter();
+      }
+      on_cancel(user);
+      leave();
+    }
+    static void complete(void* ctx, bp_status st, const char* o, std::size_t on, const char* e,
+                         std::size_t en, const char* err, std::size_t errn) {
+      Pending& p = of(ctx);
+      std::unique_lock<std::mutex> lock(p.mutex);
+      if (p.completed) {
+        p.out->logs.emplace_back(BP_LOG_ERROR, "complete() called a second time; ignored");
+        return;
+      }
+      const auto me = std::this_thread::get_id();
+      p.changed.wait(lock, [&] {
+        return std::all_of(p.callback_threads.begin(), p.callback_threads.end(),
+                           [&](std::thread::id id) { return id == me; });
+      });
+      p.completed = true;
+      p.status = st;
+      p.output.assign(o != nullptr ? o : "", o != nullptr ? on : 0);
+      p.end_state.assign(e != nullptr ? e : "", e != nullptr ? en : 0);
+      p.error.assign(err != nullptr ? err : "", err != nullptr ? errn : 0);
+      p.changed.notify_all();
+    }
+    static bp_status after(void* ctx, std::uint64_t ms, void (*fire)(void*), void* user) {
+      Pending& p = of(ctx);
+      std::lock_guard<std::mutex> lock(p.mutex);
+      if (p.completed) return BP_STATUS_ERROR;
+      const auto when = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::min<std::uint64_t>(ms, 86400000));
+      p.timers.emplace_back([&p, when, fire, user] {
+        {
+          std::unique_lock<std::mutex> l(p.mutex);
+          p.changed.wait_until(l, when, [&] { return p.completed; });
+          if (p.completed) return;
+          p.enter();
+        }
+        fire(user);
+        p.leave();
+      });
+      return BP_STATUS_OK;
+    }
+    static void emitDelta(void* ctx, const char* t, std::size_t n) {
+      Pending& p = of(ctx);
+      std::lock_guard<std::mutex> lock(p.mutex);
+      if (!p.completed) p.out->deltas.emplace_back(t, n);
+    }
+    static void log(void* ctx, std::int32_t level, const char* m, std::size_t n) {
+      Pending& p = of(ctx);
+      std::lock_guard<std::mutex> lock(p.mutex);
+      if (!p.completed) p.out->logs.emplace_back(level, std::string(m, n));
+    }
+    static std::int32_t isCancelled(void* ctx) {
+      Pending& p = of(ctx);
+      std::lock_guard<std::mutex> lock(p.mutex);
+      return p.cancelled ? 1 : 0;
+    }
+    ~Pending() {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        completed = true;  // timers still waiting return without firing
+        changed.notify_all();
+      }
+      for (auto& t : timers) t.join();
+    }
+  };
+
+  RunOutcome runOnce(const std::string& type, const Json& fields, TestHost& host) {
     const bp_block_vtable* vt = find(type);
     // As in the host: create() sees the fields as written, run() sees the defaults applied.
     std::string config = fields.dump(), error;
@@ -97,7 +217,7 @@ class PluginUnderTest {
     if (vt->create != nullptr && instance == nullptr)
       throw std::runtime_error(type + ": create refused: " + error);
     RunOutcome out;
-    Call call{&host, &out};
+    Call call{&host, &out, nullptr};
     bp_host_api api = hostApi(&call);
     std::string output, err, state;
     bp_run_args args{};
@@ -109,6 +229,29 @@ class PluginUnderTest {
     args.error = bp_sink{&err, &append};
     args.end_state = bp_sink{&state, &append};
     out.status = vt->run(instance, &args);
+    if (call.pending) {
+      // Deferred: wait for complete(), as the host's run would.
+      Pending& p = *call.pending;
+      if (host.cancelled) p.cancel();
+      const auto limit = std::chrono::milliseconds(host.pending_timeout_ms);
+      bool done = false;
+      {
+        std::unique_lock<std::mutex> lock(p.mutex);
+        done = p.changed.wait_for(lock, limit, [&] { return p.completed; });
+      }
+      if (!done) {
+        p.cancel();
+        std::unique_lock<std::mutex> lock(p.mutex);
+        done = p.changed.wait_for(lock, limit, [&] { return p.completed; });
+      }
+      if (!done) throw std::runtime_error(type + ": the pending call never completed");
+      std::lock_guard<std::mutex> lock(p.mutex);
+      out.status = p.status;
+      output = p.output;
+      err = p.error;
+      state = p.end_state;
+    }
+    call.pending.reset();  // joins the timer threads
     if (vt->destroy != nullptr && instance != nullptr) vt->destroy(instance);
     out.output = output.empty() ? Json(nullptr) : Json::parse(output);
     out.error = err;
@@ -116,13 +259,10 @@ class PluginUnderTest {
     return out;
   }
 
-  /// The default host used by run(type, fields).
-  TestHost& host() { return host_; }
-
- private:
   struct Call {
     TestHost* host;
     RunOutcome* out;
+    std::unique_ptr<Pending> pending;
   };
 
   static void append(void* ctx, const char* data, std::size_t size) {
@@ -228,6 +368,23 @@ class PluginUnderTest {
     };
     api.kv_delete = [](void* ctx, const char* k, std::size_t n, bp_sink*) -> bp_status {
       return hostOf(ctx).kv.erase(std::string(k, n)) > 0 ? BP_STATUS_OK : BP_STATUS_NOT_FOUND;
+    };
+    api.defer = [](void* ctx, void (*on_cancel)(void*), void* user) -> bp_pending* {
+      Call& c = *static_cast<Call*>(ctx);
+      if (c.pending) return nullptr;
+      c.pending = std::make_unique<Pending>();
+      Pending& p = *c.pending;
+      p.out = c.out;
+      p.on_cancel = on_cancel;
+      p.user = user;
+      p.handle.struct_size = sizeof(bp_pending);
+      p.handle.ctx = &p;
+      p.handle.complete = &Pending::complete;
+      p.handle.after = &Pending::after;
+      p.handle.emit_delta = &Pending::emitDelta;
+      p.handle.log = &Pending::log;
+      p.handle.is_cancelled = &Pending::isCancelled;
+      return &p.handle;
     };
     api.setting_get = [](void* ctx, const char* k, std::size_t n, bp_sink* out) -> bp_status {
       auto& s = hostOf(ctx).settings;
