@@ -385,6 +385,9 @@ int HostApplication::main(const std::vector<std::string>& args) {
   transport.limits.send_timeout = std::chrono::milliseconds(config.send_timeout_ms);
   transport.limits.max_output_buffer_bytes =
       static_cast<std::size_t>(config.max_output_buffer_bytes);
+  // Sync runs start their run and return (a run that waits is detached): served on the
+  // reactor's thread, they cost no hand-off to the handler pool (issue 12).
+  transport.serve_inline = &RequestRouter::servesInline;
   HttpServer server(socket, new RequestRouter(services), server_params, transport);
   server.start();
   worker.start();

@@ -142,6 +142,13 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
 
 }  // namespace
 
+bool RequestRouter::servesInline(std::string_view method, std::string_view target) {
+  if (method != "POST" || target.empty() || target[0] != '/' ||
+      target.find_first_of("%?#") != std::string_view::npos)
+    return false;
+  return matchRoute(method, target).route == Route::Trigger;
+}
+
 Poco::Net::HTTPRequestHandler* RequestRouter::createRequestHandler(
     const Poco::Net::HTTPServerRequest&) {
   return new ApiRequestHandler(services_);

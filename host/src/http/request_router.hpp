@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/route_table.hpp"
@@ -19,6 +20,12 @@ class RequestRouter final : public Poco::Net::HTTPRequestHandlerFactory {
   explicit RequestRouter(HostServices& services) : services_(services) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override;
+
+  /// Whether a request may be served on the transport's own thread: a sync run (the trigger
+  /// route), whose handler never waits: it runs an instant blueprint to its end at once, and
+  /// starts any other on the engine and detaches its answer. Targets that need decoding (a
+  /// query, percent-escapes) go the usual way.
+  static bool servesInline(std::string_view method, std::string_view target);
 
  private:
   HostServices& services_;

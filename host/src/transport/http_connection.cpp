@@ -179,7 +179,26 @@ void HttpConnection::process() {
     phase_ = Phase::Dispatched;
     read_pending_ = false;
   }
+  if (servesInline()) {
+    serve();
+    return;
+  }
   context_.pool->submit(shared_from_this());
+}
+
+bool HttpConnection::servesInline() const {
+  if (!context_.serve_inline) return false;
+  const std::string_view buffered = input_.buffered();
+  const std::uint64_t body = framing_.kind == BodyFraming::Kind::Length ? framing_.length : 0;
+  if (framing_.kind == BodyFraming::Kind::Chunked || buffered.size() - head_length_ < body)
+    return false;
+  // The request line: method SP target SP version (the scanner checked its shape).
+  const std::string_view head = buffered.substr(0, head_length_);
+  const std::size_t method_end = head.find(' ');
+  const std::size_t target_end = head.find(' ', method_end + 1);
+  if (method_end == std::string_view::npos || target_end == std::string_view::npos) return false;
+  return context_.serve_inline(head.substr(0, method_end),
+                               head.substr(method_end + 1, target_end - method_end - 1));
 }
 
 void HttpConnection::refuse(int status, const std::string& code, const std::string& message) {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "transport/connection_input.hpp"
 #include "transport/connection_output.hpp"
@@ -65,6 +66,10 @@ struct ConnectionContext {
   ConnectionLimit* limit = nullptr;
   /// Shutdown: no request starts any more; idle connections close.
   std::atomic<bool> stopping{false};
+  /// Requests served on the reactor's thread, without the hand-off to the pool
+  /// (TransportSettings::serve_inline): a handler that never waits costs no thread switch, and
+  /// a burst of them starts no handler threads.
+  std::function<bool(std::string_view method, std::string_view target)> serve_inline;
 };
 
 class HttpConnection final : public ResponseOwner,
@@ -119,6 +124,9 @@ class HttpConnection final : public ResponseOwner,
   /// The answer is complete: next request, or close (lingering when unread input could reset
   /// the connection and destroy the answer before the client reads it).
   void afterRequest(bool keep_alive, bool answered, bool body_read);
+  /// True when the request just framed is to be served on this reactor thread: its handler
+  /// says it never waits, and its body is all here (nothing to wait for while reading it).
+  bool servesInline() const;
   /// The end of a detached answer, once both its finish and its handler's return happened.
   void finishDetached(bool keep_alive);
 

@@ -27,6 +27,7 @@ HttpServer::HttpServer(Poco::Net::ServerSocket listener,
   context_.limits = settings.limits;
   context_.pool = &pool_;
   context_.limit = &limit_;
+  context_.serve_inline = settings.serve_inline;
   for (std::size_t i = 0; i < std::max<std::size_t>(settings.reactor_threads, 1); ++i)
     reactors_.push_back(std::make_unique<Reactor>(context_));
 }

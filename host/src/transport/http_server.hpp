@@ -13,7 +13,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -32,6 +34,10 @@ struct TransportSettings {
   /// Open connections at most (>= 1).
   int max_connections = 10000;
   ConnectionLimits limits;
+  /// Whether a request (method, target) is served on its reactor's thread instead of being
+  /// handed to the handler pool, when its whole body has already arrived: for handlers that
+  /// never wait (a sync run starts its run and returns; see ConnectionContext). Empty: none.
+  std::function<bool(std::string_view method, std::string_view target)> serve_inline;
 };
 
 class HttpServer {
