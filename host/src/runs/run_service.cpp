@@ -142,12 +142,10 @@ void RunService::finishSync(SyncRun& run, const RunResult& result) {
   HostServices& s = services_;
   JobRecord final_record = std::move(run.job);
   for (const std::string& event : endRun(result, final_record)) run.stream->push(event);
-  // The job is final before the caller reads [DONE]: a client that polls the job as soon as
-  // its stream ends must find it finished.
+  // The job is final, and the run no longer active or holding its slot, before the caller
+  // reads [DONE]: a client that polls the job, the metrics or the next run as soon as its
+  // stream ends must find this one over.
   run.live->finish(final_record, result.deferred_trace);
-  run.stream->finish();
-  if (run.stream->callerGone()) run.live->markCallerGone();
-  keepSyncRun(std::move(final_record), run.payload, result, *run.live);
   s.registry->retire(run.live);
   s.metrics->countRun(RunKind::Sync, outcomeOf(result.status),
                       std::chrono::duration_cast<std::chrono::microseconds>(
@@ -155,6 +153,9 @@ void RunService::finishSync(SyncRun& run, const RunResult& result) {
                           .count(),
                       run.agent->agent_id);
   run.slot.reset();
+  run.stream->finish();
+  if (run.stream->callerGone()) run.live->markCallerGone();
+  keepSyncRun(std::move(final_record), run.payload, result, *run.live);
 }
 
 void RunService::keepSyncRun(JobRecord record, const std::shared_ptr<const Json>& payload,
