@@ -97,6 +97,13 @@ class TestHandler final : public Poco::Net::HTTPRequestHandler {
       std::ostream& out = response.send();
       const std::string chunk(1 << 20, 'x');
       for (int i = 0; i < 11 && out; ++i) out << chunk;
+    } else if (path == "/big-declared") {
+      // 11 MiB announced: refused on the head, before any of it is read.
+      response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+      response.setContentType("text/plain");
+      response.setContentLength64(11 << 20);
+      std::ostream& out = response.send();
+      out << std::string(1024, 'x');
     } else if (path == "/drip") {
       // Headers at once, then one byte per 100 ms for 3 s: no single read ever times out.
       response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);
@@ -365,6 +372,16 @@ TEST(HttpRequest, CapsTheResponseBody) {
   const Json out = call({{"url", local("/big")}});
   ASSERT_EQ(out.value("state", ""), "response_error") << out.dump().substr(0, 500);
   EXPECT_TRUE(contains(out["message"], "exceeds the limit of 10 MiB")) << out["message"];
+  EXPECT_EQ(out["result"]["body"], nullptr);
+}
+
+TEST(HttpRequest, RefusesABodyWhoseDeclaredLengthIsOverTheLimit) {
+  const Json out = call({{"url", local("/big-declared")}});
+  ASSERT_EQ(out.value("state", ""), "response_error") << out.dump().substr(0, 500);
+  EXPECT_TRUE(contains(out["message"],
+                       "the response body of 11534336 bytes exceeds the limit of 10 MiB"))
+      << out["message"];
+  EXPECT_EQ(out["status"], 200);
   EXPECT_EQ(out["result"]["body"], nullptr);
 }
 
