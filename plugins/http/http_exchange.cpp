@@ -110,9 +110,9 @@ void Exchange::startHop() {
   if (cancelled) return finish(Result::error("cancelled"));
   const std::string scheme = lower(uri_.getScheme());
   if ((scheme != "http" && scheme != "https") || uri_.getHost().empty())
-    return finish(
-        Result::failure("connection_error", "url '" + (hop == 0 ? plan_.url : uri_.toString()) +
-                                                "' is not an http or https URL with a host"));
+    return finish(Result::failure("connection_error",
+                                  "url '" + toValidUtf8(hop == 0 ? plan_.url : uri_.toString()) +
+                                      "' is not an http or https URL with a host"));
   if (Clock::now() >= plan_.deadline)
     return finish(Result::failure(
         "connection_error", plan_.method + " " + displayUrl(uri_) + ": timed out after " +

@@ -421,6 +421,20 @@ TEST(HttpExchange, TheRealPolicyRefusesARedirectToLoopbackByName) {
       << r.message();
 }
 
+TEST(HttpExchange, ARedirectToANonHttpUrlNamesItInUtf8) {
+  // Found by http_response_fuzzer: the Location (with a byte that is not UTF-8) resolves to a URL
+  // that is not http(s), and the message quoting it must still be valid UTF-8 (it is JSON).
+  LocalServer server(0ms, [](const std::string&) {
+    return std::string("HTTP/1.1 302 Found\r\nLocation: $$\xd3$$<$$Content-Length: 0\r\n\r\n");
+  });
+  HttpClient client;
+  const Result r = exchange(client, plan(server.url("/start"), nullptr));
+  EXPECT_EQ(r.state(), "connection_error") << r.message();
+  EXPECT_NE(r.message().find("is not an http or https URL with a host"), std::string::npos)
+      << r.message();
+  EXPECT_NO_THROW((void)Json(r.message()).dump()) << r.message();
+}
+
 TEST(HttpExchange, CancelEndsTheChainWithCancelled) {
   LocalServer server(30000ms, [](const std::string&) { return okResponse(); });
   HttpClient client;
