@@ -28,7 +28,12 @@
  *    the first trigger after a plugin reload, the reloading thread recompiling deployed agents).
  *    Several create() calls, also for the same type, may run at once, and alongside run() and
  *    destroy() of other instances.
- *  - run(): on request, job and fan-out threads; concurrently, also on one instance.
+ *  - run(): on the host's run workers (a fixed pool) when the manifest declares the type
+ *    `instant` or `async`, else on its bounded blocking pool; also on a thread that runs a
+ *    nested branch (run_branch, run_blueprint). Concurrently, also on one instance.
+ *  - A pending call's callbacks (SINCE: 1.3, see bp_pending): on_cancel and the timers of
+ *    bp_pending.after() on host threads (the timer service, a run worker, or the thread that
+ *    cancels the run), never after the call's complete() returned.
  *  - destroy(): exactly once per instance, on whichever host thread drops the last reference to
  *    the compiled blueprint, after every run() on that instance has returned.
  *  - deinit(): on whichever host thread drops the last reference to the loaded library (the
@@ -78,7 +83,10 @@ enum {
   /** The run was cancelled (timeout, a Return Value elsewhere, or a client's cancel). */
   BP_STATUS_CANCELLED = 2,
   /** A looked-up value does not exist (state_get, env_get). */
-  BP_STATUS_NOT_FOUND = 3
+  BP_STATUS_NOT_FOUND = 3,
+  /** For run() only, after a successful bp_host_api.defer(): the call completes later through
+   *  bp_pending.complete(). Any other use is an error. SINCE: 1.3 */
+  BP_STATUS_PENDING = 4
 };
 typedef int32_t bp_status;
 
@@ -95,9 +103,12 @@ typedef struct bp_sink {
   void (*write)(void *ctx, const char *data, size_t size);
 } bp_sink;
 
+typedef struct bp_pending bp_pending;
+
 /** bp_host_api: services the host offers to a running block.
  *  OWNERSHIP: host. LIFETIME: until run() returns. THREADING: callable from the thread that called
- *  run(), and from threads the block joins before run() returns. */
+ *  run(), and from threads the block joins before run() returns. A block that must go on working
+ *  after run() returned uses the bp_pending it got from defer() instead (SINCE: 1.3). */
 typedef struct bp_host_api {
   /** sizeof(bp_host_api) as the host compiled it; check before reading newer members. */
   uint32_t struct_size;
@@ -113,7 +124,8 @@ typedef struct bp_host_api {
   /** Returns non-zero once the run is cancelled; long-running blocks poll it and stop. */
   int32_t (*is_cancelled)(void *ctx);
   /** Sleeps up to `ms` milliseconds; returns BP_STATUS_CANCELLED early if the run is cancelled
-   *  or reaches its timeout, else BP_STATUS_OK. */
+   *  or reaches its timeout, else BP_STATUS_OK. It holds the calling thread meanwhile: a block
+   *  that waits without a thread uses defer() and bp_pending.after() instead (SINCE: 1.3). */
   bp_status (*sleep_ms)(void *ctx, uint64_t ms);
   /** Reads a dot path of the run environment (`payload`, `result.items.0`, `state.order`, ...)
    *  as JSON text into `out`. BP_STATUS_NOT_FOUND when the path does not resolve. */
@@ -156,7 +168,73 @@ typedef struct bp_host_api {
    *  `out` (`nlohmann::json *`) instead of writing text. NULL unless the extension is on for
    *  this plugin. SINCE: 1.2 */
   bp_status (*env_get_native)(void *ctx, const char *path, size_t path_size, void *out);
+  /** Turns this call into a pending one: the block's result comes later, from any thread,
+   *  through the returned bp_pending's complete(), and the block holds no host thread while it
+   *  waits. After a successful defer, run() must return BP_STATUS_PENDING (whatever it wrote to
+   *  the sinks of bp_run_args is ignored); if it returns anything else the host logs an error
+   *  naming the block and waits for complete() all the same.
+   *  `on_cancel` (may be NULL) is called at most once, with `user`, when the run is cancelled,
+   *  reaches its timeout, or a Return Value elsewhere ends it while the call is pending; see
+   *  bp_pending for when exactly. `user` is the plugin's and must stay valid until complete()
+   *  returned.
+   *  Returns NULL when the call cannot be deferred (defer already called for this call); the
+   *  block then goes on synchronously. A 1.3 host always sets this member.
+   *  THREADING: the thread running run(), before run() returns; at most once per call.
+   *  SINCE: 1.3 */
+  bp_pending *(*defer)(void *ctx, void (*on_cancel)(void *user), void *user);
 } bp_host_api;
+
+/** bp_pending: a block call that completes later (ABI 1.3). Returned by bp_host_api.defer().
+ *  OWNERSHIP: host. LIFETIME: from defer() until its complete() returns; the host keeps the
+ *  run, the compiled blueprint and the plugin's loaded library alive that long (a hot-swapped
+ *  generation stays loaded until its last pending call completed), even when the run itself
+ *  already ended.
+ *  THREADING: every member is callable from any thread, concurrently, until complete() returned.
+ *
+ *  Cancellation: when the run is cancelled (a client's cancel, its timeout, or a Return Value
+ *  elsewhere ending it) while the call is pending, the host calls defer()'s `on_cancel` once, on
+ *  a host thread (the thread that cancels the run or the timer service; never inside a call the
+ *  block makes into the host). It may call complete() itself. It is never called after
+ *  complete() returned, and complete() called on another thread meanwhile does not return
+ *  before on_cancel returned. The block must still complete after on_cancel (typically with
+ *  BP_STATUS_CANCELLED), soon: the run does not wait for it for ever. A cancelled run ends
+ *  `cancelled` without waiting for its pending calls; each stays valid (with everything it
+ *  references) until its complete(), which then changes nothing in the finished run. */
+struct bp_pending {
+  /** sizeof(bp_pending) as the host compiled it; check before reading newer members. */
+  uint32_t struct_size;
+  /** Host context for this pending call; pass it to every function below. */
+  void *ctx;
+  /** Completes the call exactly once, from any thread, also from inside run() before it
+   *  returned, on_cancel, or a timer. `status` and the three texts mean what they mean for a
+   *  synchronous run(): BP_STATUS_OK or BP_STATUS_ERROR (BP_STATUS_CANCELLED when it stopped
+   *  because the run was cancelled); `output_json` is the result as JSON text (size 0 = null),
+   *  `end_state` optional (size 0 = success/error by status), `error` the message for
+   *  BP_STATUS_ERROR. The host copies what it needs before returning. A second complete() is
+   *  ignored and logged. After it returns the handle is gone: touch nothing of it again.
+   *  Blocks while on_cancel or a timer callback of this call runs on another thread. */
+  void (*complete)(void *ctx, bp_status status, const char *output_json, size_t output_size,
+                   const char *end_state, size_t end_state_size, const char *error,
+                   size_t error_size);
+  /** The timer service: calls `fire(user)` once, on a host thread, after `ms` milliseconds,
+   *  unless complete() came first; no fire starts after complete() returned, and complete() on
+   *  another thread waits for a fire that already started. Timers do not hold a thread. Several
+   *  may be armed at once. `fire` may call complete() and after(). Returns BP_STATUS_OK, or
+   *  BP_STATUS_ERROR when the call already completed (`fire` is then never called). */
+  bp_status (*after)(void *ctx, uint64_t ms, void (*fire)(void *user), void *user);
+  /** Like bp_host_api.emit_delta, while the call is pending. */
+  void (*emit_delta)(void *ctx, const char *text, size_t size);
+  /** Like bp_host_api.log, while the call is pending. */
+  void (*log)(void *ctx, int32_t level, const char *message, size_t size);
+  /** Like bp_host_api.is_cancelled: non-zero once the run is cancelled or timed out. */
+  int32_t (*is_cancelled)(void *ctx);
+  /** EXTENSION BP_EXT_NATIVE_JSON: like complete(), with the result as a native JSON object
+   *  (`nlohmann::json *`, moved from; NULL = null) instead of text. NULL unless the extension is
+   *  on for this plugin (see the section at the end of this file). */
+  void (*complete_native)(void *ctx, bp_status status, void *output_native,
+                          const char *end_state, size_t end_state_size, const char *error,
+                          size_t error_size);
+};
 
 /** bp_run_args: everything one block execution gets.
  *  OWNERSHIP: host. LIFETIME: until run() returns. THREADING: the calling thread. */
@@ -199,8 +277,12 @@ typedef struct bp_block_vtable {
    *  THREADING: the host thread compiling the blueprint (deploy, test run, first trigger after a
    *  reload, the reloading thread); concurrent with other create/run/destroy calls. */
   void *(*create)(const char *config_json, size_t config_size, bp_sink *error);
-  /** Runs the block once. Returns a bp_status; must not throw or longjmp.
-   *  THREADING: request, job and fan-out threads, concurrently, also on one instance. */
+  /** Runs the block once. Returns a bp_status; must not throw or longjmp. SINCE: 1.3 it may
+   *  defer (bp_host_api.defer) and return BP_STATUS_PENDING; destroy() then waits until the
+   *  pending call completed too.
+   *  THREADING: the host's run workers for types the manifest declares `instant` or `async`,
+   *  else its bounded blocking pool, or a thread driving a nested branch; concurrently, also on
+   *  one instance. */
   bp_status (*run)(void *instance, const bp_run_args *args);
   /** Destroys an instance from create(); may be NULL. THREADING: whichever host thread drops
    *  the last reference to the compiled blueprint, once every run() on the instance returned. */
@@ -220,7 +302,10 @@ typedef struct bp_plugin {
   const char *id;
   const char *version;
   /** The manifest: {"blocks":[{"type","name","description","fields":[…],"end_states":[…],
-   *  "role"?}]} as UTF-8 JSON. */
+   *  "role"?, "instant"?, "async"?}]} as UTF-8 JSON. `instant: true`: run() never waits (it
+   *  returns within microseconds). `async: true` (SINCE: 1.3): run() never blocks its thread,
+   *  it returns soon or defers. Types with either run on the host's fixed worker pool; others
+   *  may block and run on its bounded blocking pool, so they never stall the workers. */
   const char *manifest_json;
   size_t manifest_size;
   /** Called once after load, before any create(); may be NULL. Non-OK refuses the load (then
@@ -278,6 +363,9 @@ BP_STATIC_ASSERT(offsetof(bp_host_api, struct_size) == 0 &&
 BP_STATIC_ASSERT(offsetof(bp_run_args, struct_size) == 0 &&
                      BP_MEMBER_SIZE(bp_run_args, struct_size) == 4,
                  bp_run_args_struct_size_is_frozen_at_offset_0);
+BP_STATIC_ASSERT(offsetof(bp_pending, struct_size) == 0 &&
+                     BP_MEMBER_SIZE(bp_pending, struct_size) == 4,
+                 bp_pending_struct_size_is_frozen_at_offset_0);
 BP_STATIC_ASSERT(offsetof(bp_block_vtable, struct_size) == 0 &&
                      BP_MEMBER_SIZE(bp_block_vtable, struct_size) == 4,
                  bp_block_vtable_struct_size_is_frozen_at_offset_0);
@@ -288,7 +376,7 @@ BP_STATIC_ASSERT(offsetof(bp_block_vtable, struct_size) == 0 &&
  * (docs/decisions/008-native-json-fast-path.md).
  *
  * Its members: bp_plugin.native_json (the opt-in), bp_run_args.fields_native and output_native,
- * bp_host_api.state_set_native and env_get_native. They hold `nlohmann::json` pointers typed as
+ * bp_host_api.state_set_native and env_get_native, and (SINCE: 1.3) bp_pending.complete_native. They hold `nlohmann::json` pointers typed as
  * void pointers; a plugin that did not opt in finds them all NULL and reads none of them.
  *
  * Conditions. Passing a C++ object is safe only when both sides lay it out, and free it, alike:

@@ -7,10 +7,10 @@
 /** BP_ABI_MAJOR: a plugin loads only into a host with the same major. */
 #define BP_ABI_MAJOR 1
 /** BP_ABI_MINOR: a plugin built with minor N loads into hosts with minor >= N. */
-#define BP_ABI_MINOR 2
+#define BP_ABI_MINOR 3
 
 #define BLUEPRINT_SDK_VERSION_MAJOR 1
-#define BLUEPRINT_SDK_VERSION_MINOR 2
-#define BLUEPRINT_SDK_VERSION_PATCH 1
+#define BLUEPRINT_SDK_VERSION_MINOR 3
+#define BLUEPRINT_SDK_VERSION_PATCH 0
 
 #endif /* BLUEPRINT_VERSION_H */
