@@ -11,6 +11,11 @@
 // and noexcept thunks that turn exceptions into the block's `error` end state. Read fields with
 // blueprint::Fields (fields.hpp): `Fields(json).get<std::string>("text")`.
 //
+// Asynchronous blocks (ABI 1.3): `Pending p = ctx.defer();` then complete it later, from any
+// thread, with `p.complete(Result)`; `p.after(ms, fn)` is the host's timer and `p.onCancel(fn)`
+// hears a cancelled run. The block returns `Result::pending()` and holds no thread meanwhile.
+// Declare such a type `.async()` in its spec so the host runs it on its run workers.
+//
 // Native JSON: the plugin opts into the ABI's BP_EXT_NATIVE_JSON extension (block_abi.h) unless
 // it is compiled with BLUEPRINT_SDK_NATIVE_JSON defined to 0; block code is the same either way.
 #ifndef BLUEPRINT_SDK_HPP
@@ -20,8 +25,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -161,6 +168,13 @@ class BlockSpec {
     spec_["instant"] = true;
     return *this;
   }
+  /// The block never blocks its thread: it returns soon, or defers (Context::defer) and
+  /// completes later. The host runs it on its run workers rather than its blocking pool.
+  /// Needs a host with ABI 1.3; older hosts ignore the flag.
+  BlockSpec& async() {
+    spec_["async"] = true;
+    return *this;
+  }
   /// A sample: fields in, result out (both JSON text), for docs.
   BlockSpec& example(std::string_view fields_json, std::string_view result_json) {
     spec_["example"] = {{"fields", Json::parse(fields_json)}, {"result", Json::parse(result_json)}};
@@ -189,11 +203,31 @@ class Result {
   static Result failure(std::string state, std::string message, Json value = nullptr) {
     return Result(std::move(state), std::move(value), std::move(message), true);
   }
+  /// Stopped because the run was cancelled (BP_STATUS_CANCELLED): what a block answers when
+  /// Context::cancelled() or Pending::onCancel told it to stop.
+  static Result cancelled() {
+    Result r("error", nullptr, "cancelled", true);
+    r.cancelled_ = true;
+    return r;
+  }
+  /// What run() returns after Context::defer(): the result comes through Pending::complete.
+  /// (Returning any other Result after defer() completes the call with it at once.)
+  static Result pending() {
+    Result r("success", nullptr, {});
+    r.pending_ = true;
+    return r;
+  }
 
   const std::string& state() const { return state_; }
   const Json& value() const { return value_; }
   const std::string& message() const { return message_; }
   bool failed() const { return failed_; }
+  bool isCancelled() const { return cancelled_; }
+  bool isPending() const { return pending_; }
+  /// The bp_status this result crosses the ABI with.
+  bp_status status() const {
+    return cancelled_ ? BP_STATUS_CANCELLED : failed_ ? BP_STATUS_ERROR : BP_STATUS_OK;
+  }
   /// Moves the result value out (the SDK hands it to the host without copying).
   Json takeValue() { return std::move(value_); }
 
@@ -207,6 +241,8 @@ class Result {
   Json value_;
   std::string message_;
   bool failed_ = false;
+  bool cancelled_ = false;
+  bool pending_ = false;
 };
 
 namespace detail {
@@ -220,7 +256,162 @@ inline bool hostHas(const bp_host_api* host, std::size_t member_end) {
 #define BLUEPRINT_DETAIL_HOST_HAS(host, member) \
   ::blueprint::detail::hostHas(host,            \
                                offsetof(bp_host_api, member) + sizeof(((bp_host_api*)0)->member))
+
+/// What every copy of a Pending shares: the host's handle, the block's callbacks, and whether
+/// the call completed. The block's callbacks may hold Pending copies (the usual way to complete
+/// from a timer); those cycles are cut once the call completed, so the state is freed then.
+struct PendingState {
+  std::mutex mutex;
+  bp_pending* handle = nullptr;
+  bool completed = false;
+  bool cancel_requested = false;
+  std::function<void()> on_cancel;
+  /// A timer's callback; the host gets its address as `user`.
+  struct Timer {
+    std::function<void()> fire;
+  };
+  std::vector<std::unique_ptr<Timer>> timers;
+
+  /// Completes with `result` unless completed already. Any thread.
+  void complete(Result result) noexcept {
+    bp_pending* h = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (completed || handle == nullptr) return;
+      completed = true;
+      h = handle;
+    }
+    try {
+      const bool default_state = result.state() == (result.failed() ? "error" : "success");
+      const std::string end_state = default_state ? std::string() : result.state();
+      const bool native = h->struct_size >= offsetof(bp_pending, complete_native) + sizeof(void*) &&
+                          h->complete_native != nullptr;
+      if (native && !result.value().is_null()) {
+        Json value = result.takeValue();
+        h->complete_native(h->ctx, result.status(), &value, end_state.data(), end_state.size(),
+                           result.message().data(), result.message().size());
+      } else {
+        const std::string output = result.value().is_null() ? std::string() : result.value().dump();
+        h->complete(h->ctx, result.status(), output.data(), output.size(), end_state.data(),
+                    end_state.size(), result.message().data(), result.message().size());
+      }
+    } catch (...) {
+      static const char kWhy[] = "the result could not be serialised";
+      h->complete(h->ctx, BP_STATUS_ERROR, nullptr, 0, nullptr, 0, kWhy, sizeof(kWhy) - 1);
+    }
+    // The host fires no timer and no on_cancel any more: drop the callbacks (and the Pending
+    // copies they hold) outside the lock.
+    std::function<void()> cancel_fn;
+    std::vector<std::unique_ptr<Timer>> timer_list;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      cancel_fn.swap(on_cancel);
+      timer_list.swap(timers);
+    }
+  }
+
+  /// A block that lets every copy of its Pending go without completing gets an error, not a run
+  /// that waits for its timeout.
+  ~PendingState() {
+    if (!completed && handle != nullptr)
+      complete(Result::error("the block dropped its pending call without completing it"));
+  }
+
+  static void onCancelThunk(void* user) noexcept {
+    auto* state = static_cast<PendingState*>(user);
+    std::function<void()> fn;
+    {
+      std::lock_guard<std::mutex> lock(state->mutex);  // also waits until defer() set handle
+      state->cancel_requested = true;
+      fn = std::move(state->on_cancel);
+    }
+    if (!fn) return;
+    try {
+      fn();
+    } catch (...) {
+    }
+  }
+  static void fireThunk(void* user) noexcept {
+    // The host calls this only before complete() returned, so the Timer is still alive; the
+    // callback moves out first because completing inside it frees the Timer.
+    std::function<void()> fn = std::move(static_cast<Timer*>(user)->fire);
+    try {
+      if (fn) fn();
+    } catch (...) {
+    }
+  }
+};
 }  // namespace detail
+
+/// A block call that completes later (ABI 1.3), from Context::defer(). Copies share one call;
+/// it completes exactly once (later complete() calls do nothing). Every member may be called
+/// from any thread. Letting the last copy go without completing completes it with an error.
+class Pending {
+ public:
+  Pending() = default;
+  explicit Pending(std::shared_ptr<detail::PendingState> state) : state_(std::move(state)) {}
+
+  /// Completes the call: the block ends with `result` as if run() had returned it.
+  void complete(Result result) {
+    if (state_) state_->complete(std::move(result));
+  }
+  /// Calls `fn` once after `delay` on a host thread (the timer service; keep it short), unless
+  /// the call completed first. False when it already completed.
+  bool after(std::chrono::milliseconds delay, std::function<void()> fn) {
+    if (!state_) return false;
+    detail::PendingState::Timer* timer = nullptr;
+    bp_pending* h = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      if (state_->completed) return false;
+      state_->timers.push_back(std::make_unique<detail::PendingState::Timer>(
+          detail::PendingState::Timer{std::move(fn)}));
+      timer = state_->timers.back().get();
+      h = state_->handle;
+    }
+    const std::uint64_t ms = delay.count() < 0 ? 0 : static_cast<std::uint64_t>(delay.count());
+    return h->after(h->ctx, ms, &detail::PendingState::fireThunk, timer) == BP_STATUS_OK;
+  }
+  /// Calls `fn` once if the run is cancelled, times out, or a Return Value elsewhere ends it
+  /// while the call is pending (at once when that already happened). `fn` should complete the
+  /// call soon, typically with Result::cancelled().
+  void onCancel(std::function<void()> fn) {
+    if (!state_) return;
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      if (state_->completed) return;
+      if (!state_->cancel_requested) {
+        state_->on_cancel = std::move(fn);
+        return;
+      }
+    }
+    fn();
+  }
+  /// Streams `text` to the caller (an SSE delta) while the call is pending.
+  void emit(std::string_view text) {
+    if (bp_pending* h = handle()) h->emit_delta(h->ctx, text.data(), text.size());
+  }
+  /// Writes to the host log and the run trace while the call is pending.
+  void log(LogLevel level, std::string_view message) {
+    if (bp_pending* h = handle())
+      h->log(h->ctx, static_cast<std::int32_t>(level), message.data(), message.size());
+  }
+  /// True once the run is cancelled or timed out.
+  bool cancelled() const {
+    bp_pending* h = handle();
+    return h == nullptr || h->is_cancelled(h->ctx) != 0;
+  }
+  /// False for a default-constructed Pending.
+  explicit operator bool() const { return state_ != nullptr; }
+
+ private:
+  bp_pending* handle() const {
+    if (!state_) return nullptr;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->completed ? nullptr : state_->handle;
+  }
+  std::shared_ptr<detail::PendingState> state_;
+};
 
 /// The host's services for one block execution. Valid only during Block::run.
 class Context {
@@ -361,11 +552,34 @@ class Context {
       return static_cast<std::size_t>(v->get<std::uint64_t>());
     return kDefaultJsonMaxDepth;
   }
+  /// True when the host can defer this call (ABI 1.3 and defer() not yet called).
+  bool canDefer() const {
+    return BLUEPRINT_DETAIL_HOST_HAS(host_, defer) && host_->defer != nullptr && !deferred_;
+  }
+  /// Turns this call into a pending one (ABI 1.3): the block returns Result::pending() and
+  /// completes the returned Pending later, from any thread. Throws blueprint::Error on a host
+  /// older than ABI 1.3 or when called twice.
+  Pending defer() {
+    if (!BLUEPRINT_DETAIL_HOST_HAS(host_, defer) || host_->defer == nullptr)
+      throw Error("this host cannot defer a block call (it needs ABI 1.3)");
+    auto state = std::make_shared<detail::PendingState>();
+    {
+      // Held across defer(): an on_cancel the host sends at once waits until `handle` is set.
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->handle = host_->defer(host_->ctx, &detail::PendingState::onCancelThunk, state.get());
+      if (state->handle == nullptr) throw Error("the host refused to defer this call");
+    }
+    deferred_ = state;
+    return Pending(std::move(state));
+  }
   /// The raw C services, for what this wrapper does not cover.
   const bp_host_api* raw() const { return host_; }
+  /// The call's pending state once defer() was called (the SDK's thunk reads it).
+  const std::shared_ptr<detail::PendingState>& deferredState() const { return deferred_; }
 
  private:
   const bp_host_api* host_;
+  std::shared_ptr<detail::PendingState> deferred_;
 };
 
 /// Base of every C++ block. One instance per block of a deployed blueprint; run() may be called
@@ -414,7 +628,24 @@ inline bp_status runThunk(void* instance, const bp_run_args* args) noexcept {
       parsed = Json::object();
     const Json& fields = native ? *static_cast<const Json*>(args->fields_native) : parsed;
     Context ctx(args->host);
-    Result r = static_cast<Block*>(instance)->run(ctx, fields);
+    Result r = [&] {
+      try {
+        return static_cast<Block*>(instance)->run(ctx, fields);
+      } catch (const std::exception& e) {
+        if (!ctx.deferredState()) throw;
+        return Result::error(e.what());  // deferred: the failure completes the call
+      }
+    }();
+    if (ctx.deferredState()) {
+      // ABI 1.3: after defer() run() must return BP_STATUS_PENDING; a block that returned a
+      // real result anyway completes with it.
+      if (!r.isPending()) ctx.deferredState()->complete(std::move(r));
+      return BP_STATUS_PENDING;
+    }
+    if (r.isPending()) {
+      writeSink(args->error, "the block returned Result::pending() without Context::defer()");
+      return BP_STATUS_ERROR;
+    }
     if (!r.value().is_null()) {
       if (native && args->output_native != nullptr)
         *static_cast<Json*>(args->output_native) = r.takeValue();
@@ -425,7 +656,7 @@ inline bp_status runThunk(void* instance, const bp_run_args* args) noexcept {
     if (!default_state) writeSink(args->end_state, r.state());
     if (r.failed()) {
       writeSink(args->error, r.message());
-      return BP_STATUS_ERROR;
+      return r.status();
     }
     return BP_STATUS_OK;
   } catch (const std::exception& e) {
