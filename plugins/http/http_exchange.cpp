@@ -107,7 +107,7 @@ void Exchange::startHop() {
     hop = hop_;
     cancelled = cancelled_;
   }
-  if (cancelled) return finish(Result::error("cancelled"));
+  if (cancelled) return finish(Result::cancelled());
   const std::string scheme = lower(uri_.getScheme());
   if ((scheme != "http" && scheme != "https") || uri_.getHost().empty())
     return finish(Result::failure("connection_error",
@@ -180,7 +180,7 @@ void Exchange::onHop(ClientOutcome outcome) {
     cancelled = cancelled_;
   }
   if (cancelled || outcome.error == ClientError::Cancelled || outcome.error == ClientError::Stopped)
-    return finish(Result::error("cancelled"));
+    return finish(Result::cancelled());
   auto connectionError = [&](const std::string& text) {
     return finish(Result::failure("connection_error", where + ": " + toValidUtf8(text)));
   };

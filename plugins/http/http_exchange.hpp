@@ -48,7 +48,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   /// Starts the chain on `client`, which must outlive it.
   static std::shared_ptr<Exchange> start(HttpClient& client, ExchangePlan plan, Done done);
-  /// Stops the chain soon; it then ends with Result::error("cancelled").
+  /// Stops the chain soon; it then ends with Result::cancelled().
   void cancel();
 
   Exchange(HttpClient& client, ExchangePlan plan, Done done);

@@ -15,7 +15,10 @@
 // - Time: `timeout_s` bounds the whole exchange, name resolution and every hop included.
 // - Size: a response body over 10 MiB ends the transfer as it arrives.
 // - Cancellation: the waiting run() checks Context::cancelled every 50 ms and cancels the
-//   request, which the loop drops on its next turn.
+//   request, which the loop drops on its next turn; a deferred call cancels it from onCancel.
+//
+// Two ways to wait (the switch below): on the run's thread (runWaiting, any host), or not at all
+// (runDeferred, ABI 1.3: run() defers and the client's completion completes the pending call).
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -37,9 +40,17 @@
 #include "http_client.hpp"
 #include "http_exchange.hpp"
 
+/// 1: run() defers (ABI 1.3) when the host can, so no thread waits for the response; 0: it waits
+/// on the run's thread. The switch for when the host runs asynchronous blocks (issue 12).
+#ifndef BLUEPRINT_HTTP_REQUEST_DEFER
+#define BLUEPRINT_HTTP_REQUEST_DEFER 0
+#endif
+
 namespace blueprint::http {
 
 namespace {
+
+constexpr bool kDeferWhenTheHostCan = BLUEPRINT_HTTP_REQUEST_DEFER != 0;
 
 constexpr std::size_t kMaxBodyBytes = 10u << 20;  // 10 MiB, the host's default max output size
 constexpr double kMaxTimeoutS = 3600;
@@ -156,51 +167,54 @@ void initHttpClient() { g_client = std::make_unique<HttpClient>(); }
 void deinitHttpClient() { g_client.reset(); }
 
 BlockSpec HttpRequest::spec() {
-  return BlockSpec(kType, "HTTP request")
-      .description(
-          "Makes an HTTP or HTTPS request. The result is `{status_code, headers, body}`: header "
-          "names in lower case, the body parsed when the response's Content-Type is JSON, else "
-          "text. A 2xx status ends in `success`; any other status, or a JSON response whose "
-          "body does not parse, ends in `response_error` with the result still available as "
-          "`@{result}`. Redirects (301, 302, 303, 307, 308) are followed up to 5 times for GET "
-          "and HEAD only, dropping Authorization and Cookie headers when the origin changes; "
-          "other methods return the 3xx as a `response_error`. `connection_error`: the URL is "
-          "not http(s), the host does not resolve, the connection or TLS handshake fails, or "
-          "`timeout_s` passes. Certificates are verified against the system CAs. Loopback, "
-          "private, link-local and other non-public addresses are refused unless the operator "
-          "sets `block_settings.http_request.allow_private_networks: true`. Response bodies "
-          "over 10 MiB end in `response_error`.")
-      .field(Field::select("method", {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-                 .defaultValue("GET")
-                 .description("The HTTP method."))
-      .field(Field::string("url").required().description("An http:// or https:// URL."))
-      .field(Field::json("headers").defaultValue("{}").description(
-          "Request headers as a JSON object of name → text."))
-      .field(Field::select("body_type", {"text", "json"})
-                 .defaultValue("text")
-                 .description("`text` sends `body` as written (Content-Type text/plain unless "
-                              "set); `json` sends it as JSON (Content-Type application/json)."))
-      .field(Field::any("body")
-                 .jsonWhen("body_type", "json")
-                 .description("The request body; with body_type json, JSON text (templates "
-                              "insert JSON values)."))
-      .field(Field::number("timeout_s")
-                 .defaultValue(30)
-                 .description("Seconds the whole exchange may take, redirects included."))
-      .endStates({"success", "response_error", "connection_error"})
-      .example(R"({"method":"GET","url":"https://api.example.com/items/1"})",
-               R"({"status_code":200,"headers":{"content-type":"application/json"},)"
-               R"("body":{"id":1}})");
+  BlockSpec spec =
+      BlockSpec(kType, "HTTP request")
+          .description(
+              "Makes an HTTP or HTTPS request. The result is `{status_code, headers, body}`: "
+              "header "
+              "names in lower case, the body parsed when the response's Content-Type is JSON, else "
+              "text. A 2xx status ends in `success`; any other status, or a JSON response whose "
+              "body does not parse, ends in `response_error` with the result still available as "
+              "`@{result}`. Redirects (301, 302, 303, 307, 308) are followed up to 5 times for GET "
+              "and HEAD only, dropping Authorization and Cookie headers when the origin changes; "
+              "other methods return the 3xx as a `response_error`. `connection_error`: the URL is "
+              "not http(s), the host does not resolve, the connection or TLS handshake fails, or "
+              "`timeout_s` passes. Certificates are verified against the system CAs. Loopback, "
+              "private, link-local and other non-public addresses are refused unless the operator "
+              "sets `block_settings.http_request.allow_private_networks: true`. Response bodies "
+              "over 10 MiB end in `response_error`.")
+          .field(
+              Field::select("method", {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+                  .defaultValue("GET")
+                  .description("The HTTP method."))
+          .field(Field::string("url").required().description("An http:// or https:// URL."))
+          .field(Field::json("headers").defaultValue("{}").description(
+              "Request headers as a JSON object of name → text."))
+          .field(Field::select("body_type", {"text", "json"})
+                     .defaultValue("text")
+                     .description("`text` sends `body` as written (Content-Type text/plain unless "
+                                  "set); `json` sends it as JSON (Content-Type application/json)."))
+          .field(Field::any("body")
+                     .jsonWhen("body_type", "json")
+                     .description("The request body; with body_type json, JSON text (templates "
+                                  "insert JSON values)."))
+          .field(Field::number("timeout_s")
+                     .defaultValue(30)
+                     .description("Seconds the whole exchange may take, redirects included."))
+          .endStates({"success", "response_error", "connection_error"})
+          .example(R"({"method":"GET","url":"https://api.example.com/items/1"})",
+                   R"({"status_code":200,"headers":{"content-type":"application/json"},)"
+                   R"("body":{"id":1}})");
+  // Deferring, it never blocks its thread: the host may run it on its run workers.
+  if (kDeferWhenTheHostCan) spec.async();
+  return spec;
 }
 
-Result HttpRequest::run(Context& ctx, const Json& fields) {
-  ExchangePlan plan;
-  if (std::optional<Result> refused = prepare(ctx, fields, plan)) return std::move(*refused);
-  if (ctx.cancelled()) return Result::error("cancelled");
-  if (!g_client) return Result::error("the HTTP client is not running (the plugin's init failed)");
+namespace {
 
-  // The request runs on the client's loop; this thread only waits for its end, waking every
-  // 50 ms to pass a cancellation of the run on.
+/// Waits on the run's thread for the exchange's end, waking every 50 ms to pass a cancellation
+/// of the run on. Any host.
+Result runWaiting(Context& ctx, ExchangePlan plan) {
   struct Outcome {
     std::mutex mutex;
     std::condition_variable cv;
@@ -229,6 +243,31 @@ Result HttpRequest::run(Context& ctx, const Json& fields) {
   }
   for (const std::string& line : outcome->debug_lines) ctx.log(LogLevel::Debug, line);
   return std::move(*outcome->result);
+}
+
+/// Defers the call (ABI 1.3) and returns at once: the exchange's end completes it from the
+/// client's loop thread, and a cancelled run cancels the exchange. No thread waits.
+Result runDeferred(Context& ctx, ExchangePlan plan) {
+  Pending pending = ctx.defer();
+  std::shared_ptr<Exchange> exchange = Exchange::start(
+      *g_client, std::move(plan), [pending](Result result, std::vector<std::string> lines) mutable {
+        for (const std::string& line : lines) pending.log(LogLevel::Debug, line);
+        pending.complete(std::move(result));
+      });
+  // Called at once when the run was cancelled already; never after the call completed.
+  pending.onCancel([exchange] { exchange->cancel(); });
+  return Result::pending();
+}
+
+}  // namespace
+
+Result HttpRequest::run(Context& ctx, const Json& fields) {
+  ExchangePlan plan;
+  if (std::optional<Result> refused = prepare(ctx, fields, plan)) return std::move(*refused);
+  if (ctx.cancelled()) return Result::cancelled();
+  if (!g_client) return Result::error("the HTTP client is not running (the plugin's init failed)");
+  if (kDeferWhenTheHostCan && ctx.canDefer()) return runDeferred(ctx, std::move(plan));
+  return runWaiting(ctx, std::move(plan));
 }
 
 }  // namespace blueprint::http

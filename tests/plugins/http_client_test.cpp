@@ -454,6 +454,7 @@ TEST(HttpExchange, CancelEndsTheChainWithCancelled) {
   ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return result.has_value(); }));
   EXPECT_EQ(result->state(), "error");
   EXPECT_EQ(result->message(), "cancelled");
+  EXPECT_TRUE(result->isCancelled());
 }
 
 }  // namespace
