@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The blocks of http_blocks.so (DESIGN §8): every type is declared here; plugin.cpp lists them.
-// Poco::Net and Poco::NetSSL are linked PRIVATE: no Poco type crosses the plugin's boundary.
+// libcurl and Poco::Foundation (for URIs) are linked PRIVATE: none of their types crosses the
+// plugin's boundary.
 #pragma once
 
 #include <blueprint/sdk.hpp>
@@ -17,14 +18,13 @@ class HttpRequest final : public Block {
   Result run(Context& ctx, const Json& fields) override;
 };
 
-/// Initialises OpenSSL (Poco::Net::initializeSSL) and builds the TLS client context every HTTPS
-/// request shares: peer verification on, CAs from /etc/ssl/certs. Called once by the plugin's
-/// init hook, before any run. A context that cannot be built is remembered, and HTTPS requests
-/// then end in `connection_error` naming why; plain HTTP keeps working.
-void initTls();
+/// Starts the HttpClient every request of this load of the library shares (its loop thread).
+/// Called once by the plugin's init hook, before any run, after curl_global_init. Throws when
+/// libcurl cannot set up.
+void initHttpClient();
 
-/// Drops the TLS context and calls Poco::Net::uninitializeSSL. Called once by the deinit hook,
-/// after the last run.
-void deinitTls();
+/// Stops the client and joins its loop thread. Called once by the deinit hook, after the last
+/// run, before curl_global_cleanup.
+void deinitHttpClient();
 
 }  // namespace blueprint::http
