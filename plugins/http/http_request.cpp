@@ -40,10 +40,10 @@
 #include "http_client.hpp"
 #include "http_exchange.hpp"
 
-/// 1: run() defers (ABI 1.3) when the host can, so no thread waits for the response; 0: it waits
-/// on the run's thread. The switch for when the host runs asynchronous blocks (issue 12).
+/// 1 (the default): run() defers (ABI 1.3) when the host can, so no thread waits for the
+/// response; 0 builds a variant that waits on the run's thread, as hosts before 1.3 make it.
 #ifndef BLUEPRINT_HTTP_REQUEST_DEFER
-#define BLUEPRINT_HTTP_REQUEST_DEFER 0
+#define BLUEPRINT_HTTP_REQUEST_DEFER 1
 #endif
 
 namespace blueprint::http {
