@@ -99,7 +99,10 @@ ConcurrentResult runConcurrentRequests(std::uint16_t port, const std::string& re
     heard(r);
     const int status = statusOf(r.answer);
     ++result.statuses[status];
-    const bool ok = status == 200 && r.answer.find("data: [DONE]") != std::string::npos;
+    // A run's stream that ends in an error or a cancellation ends with [DONE] too.
+    const bool ok = status == 200 && r.answer.find("data: [DONE]") != std::string::npos &&
+                    r.answer.find(R"({"status":"error")") == std::string::npos &&
+                    r.answer.find(R"({"status":"cancelled")") == std::string::npos;
     if (!ok) {
       fail(r, "status " + std::to_string(status) + ": " + r.answer.substr(0, 300));
       return;

@@ -13,7 +13,8 @@
 namespace blueprint::testing {
 
 struct ConcurrentResult {
-  /// Answers that ended as a run's stream ends (`data: [DONE]` and the end of the body).
+  /// Answers that ended as a completed run's stream ends (`data: [DONE]` and the end of the
+  /// body, with no error or cancelled status event).
   std::size_t done = 0;
   /// Requests that could not connect, were cut off, timed out or got another answer.
   std::size_t failed = 0;
