@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/engine_threads.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -10,8 +11,9 @@ namespace {
 std::mutex g_mutex;
 EngineThreadsConfig g_config;
 // Never destroyed implicitly: a static destructor joining threads that may still run plugin
-// code at exit would race with the plugins' unload. stop() ends it explicitly.
-EngineThreads* g_threads = nullptr;
+// code at exit would race with the plugins' unload. stop() ends it explicitly. Read without the
+// mutex on the hot path (every post goes through get()).
+std::atomic<EngineThreads*> g_threads{nullptr};
 
 std::size_t coresOr(std::size_t configured) {
   if (configured != 0) return configured;
@@ -26,9 +28,11 @@ EngineThreads::EngineThreads(const EngineThreadsConfig& config)
                 WorkerPool::ThreadKind::Blocking, false) {}
 
 EngineThreads& EngineThreads::get() {
+  if (EngineThreads* threads = g_threads.load(std::memory_order_acquire)) return *threads;
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_threads == nullptr) g_threads = new EngineThreads(g_config);
-  return *g_threads;
+  if (g_threads.load(std::memory_order_relaxed) == nullptr)
+    g_threads.store(new EngineThreads(g_config), std::memory_order_release);
+  return *g_threads.load(std::memory_order_relaxed);
 }
 
 void EngineThreads::configure(const EngineThreadsConfig& config) {
@@ -40,8 +44,7 @@ void EngineThreads::stop() {
   EngineThreads* threads = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    threads = g_threads;
-    g_threads = nullptr;
+    threads = g_threads.exchange(nullptr);
   }
   if (threads == nullptr) return;
   threads->timers_.stop();

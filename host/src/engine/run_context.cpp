@@ -234,13 +234,11 @@ void Execution::runReady(Takes takes) {
   std::unique_lock<std::mutex> lock(mutex_);
   std::uint32_t local = 0;
   while (popLocked(takes, local)) runOneLocked(lock, local, takes);
-  // Blocks this thread kept for itself but may not take (an async block after instant ones on
-  // start()'s caller) go to the pools.
-  if (!stopped_.load(std::memory_order_relaxed)) {
-    if (takes == Takes::Instant) post_fast_ += static_cast<int>(ready_.size() - ready_head_);
-    if (takes != Takes::All)
-      post_blocking_ += static_cast<int>(blocking_ready_.size() - blocking_ready_head_);
-  }
+  // A block start()'s caller kept for itself but may not take (an async block after instant
+  // ones) goes to the run workers. (Blocking ones were posted when they became ready: only a
+  // thread that takes them keeps one.)
+  if (takes == Takes::Instant && !stopped_.load(std::memory_order_relaxed))
+    post_fast_ += static_cast<int>(ready_.size() - ready_head_);
   settle(lock);
 }
 

@@ -111,6 +111,17 @@ RunResult resultOf(RunShared& shared, ExecutionResult er) {
   return result;
 }
 
+/// A run that failed outside its blocks: its control stops calling into it and its deadline
+/// timer goes. Never throws.
+void detach(const std::shared_ptr<RunShared>& shared) noexcept {
+  if (!shared) return;
+  try {
+    shared->control.onCancel(nullptr);
+    shared->disarmDeadline();
+  } catch (...) {
+  }
+}
+
 RunResult failedRun(const std::string& message) {
   RunResult result;
   result.status = RunResult::Status::Error;
@@ -134,10 +145,10 @@ RunResult Runner::run(const CompiledAgent& agent, const CompiledBlueprint& bluep
     started.top.reset();
     return resultOf(*shared, std::move(er));
   } catch (const std::exception& e) {
-    if (shared) resultOf(*shared, ExecutionResult());
+    detach(shared);
     return failedRun(std::string("the run failed: ") + e.what());
   } catch (...) {
-    if (shared) resultOf(*shared, ExecutionResult());
+    detach(shared);
     return failedRun("the run failed with an unknown exception");
   }
 }
@@ -172,10 +183,10 @@ void Runner::start(const CompiledAgent& agent, const CompiledBlueprint& blueprin
       deliver(std::move(result));
     });
   } catch (const std::exception& e) {
-    if (shared) shared->control.onCancel(nullptr);
+    detach(shared);
     deliver(failedRun(std::string("the run failed: ") + e.what()));
   } catch (...) {
-    if (shared) shared->control.onCancel(nullptr);
+    detach(shared);
     deliver(failedRun("the run failed with an unknown exception"));
   }
   starting->store(std::thread::id());
