@@ -300,6 +300,12 @@ void HttpConnection::onTick(Clock::time_point now) {
     abort();  // a client that stopped reading past send_timeout (decision 011)
     return;
   }
+  // Epoll reports writability on edges; a queue left behind by a race with a writer is sent
+  // here at the latest.
+  if (!output_.empty() && output_.flush() == ConnectionOutput::Flush::Failed) {
+    abort();
+    return;
+  }
   if (current == Phase::Closing) {
     if (shut_write_ && now >= linger_deadline_) closeNow();
     return;
