@@ -99,9 +99,18 @@ void HttpConnection::onEvents(std::uint32_t events) {
       if (phase() == Phase::Reading) process();
       return;
     case Phase::Dispatched: {
-      if ((events & EPOLLIN) != 0) {
+      if ((events & EPOLLIN) == 0) return;
+      {
         std::lock_guard<std::mutex> lock(mutex_);
-        read_pending_ = true;  // read once the answer is complete
+        if (phase_ == Phase::Dispatched) {
+          read_pending_ = true;  // read once the answer is complete
+          return;
+        }
+      }
+      // Handed back since the check above, without knowing of this input: read it now.
+      if (phase() == Phase::Reading) {
+        readInput();
+        if (phase() == Phase::Reading) process();
       }
       return;
     }
