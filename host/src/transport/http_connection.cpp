@@ -187,6 +187,8 @@ void HttpConnection::process() {
     std::lock_guard<std::mutex> lock(mutex_);
     phase_ = Phase::Dispatched;
     read_pending_ = false;
+    serving_ = true;
+    finish_requested_ = false;
   }
   context_.pool->submit(shared_from_this());
 }
@@ -377,6 +379,14 @@ void HttpConnection::serve() {
       // so that the next request starts where this body ends once the answer is finished.
       detached_body_read_ =
           body_->finish(limits_.drain_limit_bytes, Clock::now() + limits_.drain_timeout);
+      bool finished = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        serving_ = false;
+        finished = finish_requested_;
+      }
+      // Finished (or dropped) while this thread still drained: the request ends here.
+      if (finished) afterRequest(finish_keep_alive_, finish_answered_, detached_body_read_);
       return;
     }
     response.complete();  // a streamed answer ends here, before the body is drained
@@ -451,6 +461,16 @@ void HttpConnection::failed(ServerRequest& request, OneWriteResponse& response,
 
 void HttpConnection::responseFinished(bool keep_alive) {
   const bool answered = response_ && !response_->broken();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (serving_) {
+      // The handler thread is still in serve() (draining the body): it ends the request.
+      finish_requested_ = true;
+      finish_keep_alive_ = keep_alive && context_.params->getKeepAlive();
+      finish_answered_ = answered;
+      return;
+    }
+  }
   afterRequest(keep_alive && context_.params->getKeepAlive(), answered, detached_body_read_);
 }
 
@@ -461,6 +481,7 @@ void HttpConnection::afterRequest(bool keep_alive, bool answered, bool body_read
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (phase_ != Phase::Dispatched) return;
+    serving_ = false;
     if (keep_alive && answered && body_read && !aborted_ && !context_.stopping.load()) {
       phase_ = Phase::Reading;
       idle_since_ = Clock::now();

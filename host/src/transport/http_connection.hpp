@@ -153,6 +153,11 @@ class HttpConnection final : public ResponseOwner,
   bool gone_ = false;
   bool aborted_ = false;
   bool fd_closed_ = false;
+  /// A handler thread is in serve(); a detached answer finished meanwhile waits for it.
+  bool serving_ = false;
+  bool finish_requested_ = false;
+  bool finish_keep_alive_ = false;
+  bool finish_answered_ = false;
   std::function<void()> on_gone_;
 };
 
