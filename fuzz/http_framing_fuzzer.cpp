@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes HTTP request framing (issue 11): any bytes, as a client would send them, go through
-// the host's real connection loop (HttpConnection: head scanning and limits, Poco's field
+// the host's real event-loop server (HttpServer, HttpConnection: head scanning and limits, Poco's field
 // parsing, body framing, drain, keep-alive, the answers it makes itself) over a loopback TCP
 // connection, with a handler that reads all, some or none of each body, streams, or throws,
 // chosen by the target's first letters. The same bytes also go, cut at input-chosen points,

@@ -23,10 +23,10 @@ ConnectionOutput::ConnectionOutput(int fd, std::size_t max_queued_bytes,
 
 bool ConnectionOutput::write(const char* data, std::size_t size) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (failed_) return false;
-  if (queue_.size() == sent_) {
-    // Nothing queued: the usual answer leaves here, in this thread's own send(2).
-    while (size > 0) {
+  while (size > 0) {
+    if (failed_) return false;
+    if (queue_.size() == sent_) {
+      // Nothing queued: the usual answer leaves here, in this thread's own send(2).
       const ssize_t n = ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
         data += n;
@@ -34,40 +34,40 @@ bool ConnectionOutput::write(const char* data, std::size_t size) {
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      failed_ = true;
-      drained_.notify_all();
-      return false;
-    }
-    if (size == 0) return true;
-    // The socket is full: epoll reports it writable again and the reactor sends the rest.
-    queue_.clear();
-    sent_ = 0;
-    last_progress_ = Clock::now();
-  }
-  while (size > 0) {
-    const std::size_t queued = queue_.size() - sent_;
-    if (queued >= max_queued_bytes_) {
-      if (fail_when_full_) {
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
         failed_ = true;
         drained_.notify_all();
         return false;
       }
-      const bool moved = drained_.wait_until(lock, last_progress_ + send_timeout_, [&] {
-        return failed_ || queue_.size() - sent_ < max_queued_bytes_;
-      });
-      if (failed_) return false;
-      if (!moved && Clock::now() >= last_progress_ + send_timeout_) {
-        failed_ = true;  // the peer stopped reading: the answer is broken (decision 011)
-        drained_.notify_all();
-        return false;
-      }
+      // The socket is full: epoll reports it writable again and the reactor sends the rest.
+      queue_.clear();
+      sent_ = 0;
+      last_progress_ = Clock::now();
+    }
+    const std::size_t queued = queue_.size() - sent_;
+    if (queued < max_queued_bytes_) {
+      const std::size_t take = std::min(size, max_queued_bytes_ - queued);
+      queue_.append(data, take);
+      data += take;
+      size -= take;
+      // The reactor may have emptied the queue while the socket still had room, and then no
+      // edge reports it writable again: whoever queues sends from the front while it can.
+      if (sendQueued() == Flush::Failed) return false;
       continue;
     }
-    const std::size_t take = std::min(size, max_queued_bytes_ - queued);
-    queue_.append(data, take);
-    data += take;
-    size -= take;
+    if (fail_when_full_) {
+      failed_ = true;  // a writer that must not wait: the client that stopped reading is gone
+      drained_.notify_all();
+      return false;
+    }
+    const bool moved = drained_.wait_until(lock, last_progress_ + send_timeout_, [&] {
+      return failed_ || queue_.size() - sent_ < max_queued_bytes_;
+    });
+    if (!moved && !failed_ && Clock::now() >= last_progress_ + send_timeout_) {
+      failed_ = true;  // the peer stopped reading: the answer is broken (decision 011)
+      drained_.notify_all();
+      return false;
+    }
   }
   return true;
 }

@@ -99,9 +99,18 @@ void HttpConnection::onEvents(std::uint32_t events) {
       if (phase() == Phase::Reading) process();
       return;
     case Phase::Dispatched: {
-      if ((events & EPOLLIN) != 0) {
+      if ((events & EPOLLIN) == 0) return;
+      {
         std::lock_guard<std::mutex> lock(mutex_);
-        read_pending_ = true;  // read once the answer is complete
+        if (phase_ == Phase::Dispatched) {
+          read_pending_ = true;  // read once the answer is complete
+          return;
+        }
+      }
+      // Handed back since the check above, without knowing of this input: read it now.
+      if (phase() == Phase::Reading) {
+        readInput();
+        if (phase() == Phase::Reading) process();
       }
       return;
     }
@@ -178,6 +187,8 @@ void HttpConnection::process() {
     std::lock_guard<std::mutex> lock(mutex_);
     phase_ = Phase::Dispatched;
     read_pending_ = false;
+    serving_ = true;
+    finish_requested_ = false;
   }
   if (servesInline()) {
     serve();
@@ -319,6 +330,12 @@ void HttpConnection::onTick(Clock::time_point now) {
     abort();  // a client that stopped reading past send_timeout (decision 011)
     return;
   }
+  // Epoll reports writability on edges; a queue left behind by a race with a writer is sent
+  // here at the latest.
+  if (!output_.empty() && output_.flush() == ConnectionOutput::Flush::Failed) {
+    abort();
+    return;
+  }
   if (current == Phase::Closing) {
     if (shut_write_ && now >= linger_deadline_) closeNow();
     return;
@@ -363,11 +380,6 @@ void HttpConnection::serve() {
     return std::make_shared<ResponseWriter>(shared_from_this(), *response_);
   });
   OneWriteResponse& response = *response_;
-  {
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    handler_running_ = true;
-    finished_early_.reset();
-  }
   bool keep_alive = false;
   bool answered = true;  // false: the answer could not be written whole
   try {
@@ -386,28 +398,21 @@ void HttpConnection::serve() {
       // so that the next request starts where this body ends once the answer is finished.
       detached_body_read_ =
           body_->finish(limits_.drain_limit_bytes, Clock::now() + limits_.drain_timeout);
-      std::optional<bool> early;
+      bool finished = false;
       {
-        std::lock_guard<std::mutex> lock(finish_mutex_);
-        handler_running_ = false;
-        early = finished_early_;
+        std::lock_guard<std::mutex> lock(mutex_);
+        serving_ = false;
+        finished = finish_requested_;
       }
-      if (early) finishDetached(*early);
+      // Finished (or dropped) while this thread still drained: the request ends here.
+      if (finished) afterRequest(finish_keep_alive_, finish_answered_, detached_body_read_);
       return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(finish_mutex_);
-      handler_running_ = false;
     }
     response.complete();  // a streamed answer ends here, before the body is drained
     keep_alive = params.getKeepAlive() && response.getKeepAlive();
     answered = !response.broken();
   } catch (const Poco::Net::MessageException& e) {
     // The scanner accepted what Poco's parser refuses: refuse it too.
-    {
-      std::lock_guard<std::mutex> lock(finish_mutex_);
-      handler_running_ = false;
-    }
     response_.reset();
     refuse(400, "invalid_request", std::string("malformed request head: ") + e.message());
     afterRequest(false, true, false);
@@ -474,18 +479,17 @@ void HttpConnection::failed(ServerRequest& request, OneWriteResponse& response,
 // ---- any thread ----
 
 void HttpConnection::responseFinished(bool keep_alive) {
+  const bool answered = response_ && !response_->broken();
   {
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    if (handler_running_) {
-      finished_early_ = keep_alive;  // serve() completes it once its handler returned
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (serving_) {
+      // The handler thread is still in serve() (draining the body): it ends the request.
+      finish_requested_ = true;
+      finish_keep_alive_ = keep_alive && context_.params->getKeepAlive();
+      finish_answered_ = answered;
       return;
     }
   }
-  finishDetached(keep_alive);
-}
-
-void HttpConnection::finishDetached(bool keep_alive) {
-  const bool answered = response_ && !response_->broken();
   afterRequest(keep_alive && context_.params->getKeepAlive(), answered, detached_body_read_);
 }
 
@@ -496,6 +500,7 @@ void HttpConnection::afterRequest(bool keep_alive, bool answered, bool body_read
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (phase_ != Phase::Dispatched) return;
+    serving_ = false;
     if (keep_alive && answered && body_read && !aborted_ && !context_.stopping.load()) {
       phase_ = Phase::Reading;
       idle_since_ = Clock::now();

@@ -127,8 +127,6 @@ class HttpConnection final : public ResponseOwner,
   /// True when the request just framed is to be served on this reactor thread: its handler
   /// says it never waits, and its body is all here (nothing to wait for while reading it).
   bool servesInline() const;
-  /// The end of a detached answer, once both its finish and its handler's return happened.
-  void finishDetached(bool keep_alive);
 
   const int fd_;
   Reactor& reactor_;
@@ -148,12 +146,6 @@ class HttpConnection final : public ResponseOwner,
   std::optional<RequestBody> body_;
   std::optional<OneWriteResponse> response_;
   bool detached_body_read_ = false;
-  /// A detached answer may be finished (on any thread) before its handler returned; the
-  /// handler's thread still uses the response and the body then. Its finish waits here and
-  /// the handler's thread completes it on its way out.
-  std::mutex finish_mutex_;
-  bool handler_running_ = false;
-  std::optional<bool> finished_early_;  ///< keep_alive of a finish that came too early
   int served_ = 0;
   Clock::time_point request_started_;
   Clock::time_point idle_since_;
@@ -169,6 +161,11 @@ class HttpConnection final : public ResponseOwner,
   bool gone_ = false;
   bool aborted_ = false;
   bool fd_closed_ = false;
+  /// A handler thread is in serve(); a detached answer finished meanwhile waits for it.
+  bool serving_ = false;
+  bool finish_requested_ = false;
+  bool finish_keep_alive_ = false;
+  bool finish_answered_ = false;
   std::function<void()> on_gone_;
 };
 
