@@ -63,6 +63,12 @@ struct RouteSpec {
   bool writes_storage;
   /// Its last parameter takes the rest of the path, slashes included (console files).
   bool rest;
+  /// Its handler never waits (no storage, no body beyond what arrived with the head): the
+  /// transport may run it on its reactor thread instead of handing it to the handler pool.
+  /// A sync run qualifies: an instant blueprint runs at once, any other is started on the
+  /// engine and its answer detached. So do the health probes, which then answer even when
+  /// every handler thread is busy.
+  bool serves_inline;
   RouteHandler handler;
 };
 

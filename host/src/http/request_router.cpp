@@ -143,10 +143,9 @@ class ApiRequestHandler final : public Poco::Net::HTTPRequestHandler {
 }  // namespace
 
 bool RequestRouter::servesInline(std::string_view method, std::string_view target) {
-  if (method != "POST" || target.empty() || target[0] != '/' ||
-      target.find_first_of("%?#") != std::string_view::npos)
+  if (target.empty() || target[0] != '/' || target.find_first_of("%?#") != std::string_view::npos)
     return false;
-  return matchRoute(method, target).route == Route::Trigger;
+  return routeSpec(matchRoute(method, target).route).serves_inline;
 }
 
 Poco::Net::HTTPRequestHandler* RequestRouter::createRequestHandler(

@@ -21,10 +21,9 @@ class RequestRouter final : public Poco::Net::HTTPRequestHandlerFactory {
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override;
 
-  /// Whether a request may be served on the transport's own thread: a sync run (the trigger
-  /// route), whose handler never waits: it runs an instant blueprint to its end at once, and
-  /// starts any other on the engine and detaches its answer. Targets that need decoding (a
-  /// query, percent-escapes) go the usual way.
+  /// Whether a request may be served on the transport's own thread: its route's handler never
+  /// waits (RouteSpec::serves_inline: a sync run, the health probes). Targets that need
+  /// decoding (a query, percent-escapes) go the usual way.
   static bool servesInline(std::string_view method, std::string_view target);
 
  private:

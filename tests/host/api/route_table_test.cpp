@@ -116,6 +116,13 @@ TEST(RouteTable, ScopesAndStorageWritesFollowTheApiContract) {
   EXPECT_EQ(routeSpec(Route::Healthz).scope, Scope::None);
   EXPECT_TRUE(routeSpec(Route::CreateJob).writes_storage);
   EXPECT_FALSE(routeSpec(Route::Trigger).writes_storage);
+  // Served on the transport's thread: only handlers that never wait.
+  for (int i = 0; i < static_cast<int>(Route::kCount); ++i) {
+    const auto route = static_cast<Route>(i);
+    const bool expected =
+        route == Route::Trigger || route == Route::Healthz || route == Route::Readyz;
+    EXPECT_EQ(routeSpec(route).serves_inline, expected) << routeName(route);
+  }
   EXPECT_STREQ(routePattern(Route::NotFound), "unmatched");
   EXPECT_STREQ(routeMethod(Route::NotFound), "any");
 }
