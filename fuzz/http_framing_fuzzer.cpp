@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes HTTP request framing (issue 11): any bytes, as a client would send them, go through
-// the host's real event-loop server (HttpServer, HttpConnection: head scanning and limits, Poco's field
-// parsing, body framing, drain, keep-alive, the answers it makes itself) over a loopback TCP
-// connection, with a handler that reads all, some or none of each body, streams, or throws,
-// chosen by the target's first letters. The same bytes also go, cut at input-chosen points,
-// through RequestHeadScanner and ChunkedDecoder, which must decide exactly as they do on the
-// whole input at once. A crash, a sanitizer report, a hang (libFuzzer's -timeout), an answer
+// the host's real event-loop server (HttpServer, HttpConnection: head scanning and limits,
+// Poco's field parsing, body framing, drain, keep-alive, the answers it makes itself) over a
+// loopback TCP connection, with a handler that reads all, some or none of each body, streams,
+// or throws, chosen by the target's first letters. The same bytes also go, cut at input-chosen
+// points, through RequestHeadScanner and ChunkedDecoder, which must decide exactly as they do on
+// the whole input at once. A crash, a sanitizer report, a hang (libFuzzer's -timeout), an answer
 // that is not HTTP/1.1, or a split-dependent decision is a finding.
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
