@@ -74,7 +74,8 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   flag("drain-timeout-ms", "MS", "time for that drain, and before a close (default 2000)");
   flag("send-timeout-ms", "MS",
        "a send that makes no progress this long fails and closes the connection (30000)");
-  flag("reactor-threads", "N", "event-loop threads owning the connections (default 0: cores)");
+  flag("reactor-threads", "N",
+       "event-loop threads owning the connections (default 0: one per CPU the host may run on)");
   flag("handler-threads", "N", "request handler threads at most (default 0: threads)");
   flag("max-output-buffer-bytes", "N",
        "answer bytes queued per connection; a handler past it waits (default 262144)");
@@ -100,7 +101,8 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
        "(default 100)");
   flag("metrics-max-block-types", "N",
        "block types with their own duration series in /metrics (default 100)");
-  flag("run-workers", "N", "threads running blocks that never block (default 0: one per core)");
+  flag("run-workers", "N",
+       "threads running blocks that never block (default 0: one per CPU the host may run on)");
   flag("blocking-workers", "N", "bound of the pool running blocks that may block (default 64)");
   flag("storage-probe-ms", "MS",
        "while storage writes fail, try a write this often to turn ready again (default 1000)");
@@ -371,7 +373,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
   TransportSettings transport;
   transport.reactor_threads = config.reactor_threads > 0
                                   ? static_cast<std::size_t>(config.reactor_threads)
-                                  : std::max(1u, std::thread::hardware_concurrency());
+                                  : EngineThreads::usableCpus();
   transport.handler_threads = static_cast<std::size_t>(
       config.handler_threads > 0 ? config.handler_threads : config.threads);
   transport.max_connections =

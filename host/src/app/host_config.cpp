@@ -102,7 +102,8 @@ void checkObservability(const HostConfig& c, const std::string& source) {
 
 void checkEngineThreads(const HostConfig& c, const std::string& source) {
   if (c.run_workers < 0 || c.run_workers > 1024)
-    throw std::runtime_error(source + ": run_workers must be 0 .. 1024 (0: one per core)");
+    throw std::runtime_error(
+        source + ": run_workers must be 0 .. 1024 (0: one per CPU the host may run on)");
   if (c.blocking_workers < 1 || c.blocking_workers > 4096)
     throw std::runtime_error(source + ": blocking_workers must be 1 .. 4096");
 }

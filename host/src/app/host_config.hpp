@@ -49,7 +49,7 @@ struct HostConfig {
   int send_timeout_ms = 30000;               ///< a send making no progress fails the answer
 
   // Event-loop transport (docs/decisions/016-event-loop-connections.md).
-  int reactor_threads = 0;  ///< event-loop threads owning the connections (0: the cores)
+  int reactor_threads = 0;  ///< event-loop threads owning the connections (0: one per usable CPU)
   int handler_threads = 0;  ///< request handler threads at most (0: `threads`)
   std::int64_t max_output_buffer_bytes = 256 * 1024;  ///< queued answer bytes per connection
 
@@ -85,7 +85,7 @@ struct HostConfig {
   int storage_probe_ms = 1000;  ///< while storage writes fail, a write probe this often
 
   // The engine's threads (issue 12, docs/decisions/015).
-  int run_workers = 0;        ///< threads running blocks that never block; 0: one per core
+  int run_workers = 0;        ///< threads running blocks that never block; 0: one per usable CPU
   int blocking_workers = 64;  ///< bound of the pool running blocks that may block
 
   RunLimits limits;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/engine_threads.hpp"
 
+#include <sched.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -16,11 +18,20 @@ EngineThreadsConfig g_config;
 std::atomic<EngineThreads*> g_threads{nullptr};
 
 std::size_t coresOr(std::size_t configured) {
-  if (configured != 0) return configured;
+  return configured != 0 ? configured : EngineThreads::usableCpus();
+}
+}  // namespace
+
+std::size_t EngineThreads::usableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int count = CPU_COUNT(&set);
+    if (count > 0) return static_cast<std::size_t>(count);
+  }
   const unsigned cores = std::thread::hardware_concurrency();
   return cores == 0 ? 2 : cores;
 }
-}  // namespace
 
 EngineThreads::EngineThreads(const EngineThreadsConfig& config)
     : workers_("bp-worker", coresOr(config.run_workers), WorkerPool::ThreadKind::Worker, true),

@@ -32,6 +32,10 @@ class EngineThreads {
   /// Lets queued work finish, drops waiting timers and joins every thread; the next get()
   /// starts a fresh set. Call only when no run is in progress (host shutdown).
   static void stop();
+  /// The CPUs this process may run on (its affinity mask: taskset, a container's cpuset), not
+  /// the machine's: one thread per usable CPU is the default of the run workers and the
+  /// transport's reactors, and more threads than CPUs would time-slice each other's requests.
+  static std::size_t usableCpus();
 
   WorkerPool& workers() { return workers_; }
   WorkerPool& blocking() { return blocking_; }
