@@ -159,14 +159,18 @@ void PendingCall::cancelIfStopped() {
   if (run->timedOut())
     run->setLimitError(block_id_ + ": run exceeded its timeout of " +
                        std::to_string(run->options.limits.timeout_ms) + " ms");
+  // The block is told before its cancelled outcome reaches the run: the run may end with that
+  // outcome, and whoever waited for it (a sync caller, a test reading the block's counters)
+  // must find the block told, not told a moment later on this thread.
+  if (notify) {
+    on_cancel_(user_);
+    leaveCallback();
+  }
   BlockOutcome cancelled;
   cancelled.kind = BlockOutcome::Kind::Cancelled;
   execution->deliverPending(local_, std::move(cancelled), started_, std::move(logs));
   execution.reset();
   run.reset();
-  if (!notify) return;
-  on_cancel_(user_);
-  leaveCallback();
 }
 
 void PendingCall::fireTimer(void (*fire)(void*), void* user) {
