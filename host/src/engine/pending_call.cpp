@@ -55,15 +55,22 @@ std::shared_ptr<PendingCall> PendingCall::releaseIfDoneLocked() {
 }
 
 void PendingCall::runReturned(std::vector<Json> logs) {
-  std::shared_ptr<PendingCall> released;
-  std::unique_lock<std::mutex> lock(mutex_);
-  run_returned_ = true;
-  if (!completed_ && !abandoned_ && !logs.empty()) {
-    logs.insert(logs.end(), std::make_move_iterator(logs_.begin()),
-                std::make_move_iterator(logs_.end()));
-    logs_ = std::move(logs);
+  std::shared_ptr<PendingCall> released, tell;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    run_returned_ = true;
+    if (!completed_ && !abandoned_ && !logs.empty()) {
+      logs.insert(logs.end(), std::make_move_iterator(logs_.begin()),
+                  std::make_move_iterator(logs_.end()));
+      logs_ = std::move(logs);
+    }
+    // A stop that came while run() was still running waited for it to return (on_cancel is
+    // never called before the block had its bp_pending back): it is told now, from a pool
+    // thread, once this block's deferral is on the books.
+    if (!completed_ && !abandoned_ && execution_ && execution_->stopRequested()) tell = self_;
+    released = releaseIfDoneLocked();
   }
-  released = releaseIfDoneLocked();
+  if (tell) EngineThreads::get().workers().post([tell] { tell->cancelIfStopped(); });
 }
 
 void PendingCall::waitForOtherCallbacks(std::unique_lock<std::mutex>& lock) {
@@ -147,7 +154,10 @@ void PendingCall::cancelIfStopped() {
     std::lock_guard<std::mutex> lock(mutex_);
     // stopRequested() reads the run's control: safe while this call is undelivered, because
     // the run cannot end before it is.
-    if (completed_ || abandoned_ || !execution_ || !execution_->stopRequested()) return;
+    // Not before run() returned: until then the block may not hold its bp_pending yet, and
+    // runReturned() tells it instead.
+    if (completed_ || abandoned_ || !run_returned_ || !execution_ || !execution_->stopRequested())
+      return;
     abandoned_ = true;
     execution = std::move(execution_);
     run = std::move(run_);
