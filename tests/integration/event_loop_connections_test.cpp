@@ -20,73 +20,13 @@
 
 #include "support/api_helpers.hpp"
 #include "support/http_client.hpp"
+#include "support/raw_socket.hpp"
 #include "support/test_host.hpp"
 
 namespace blueprint::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// A raw client connection: bytes in, bytes out, nothing interpreted.
-class RawSocket {
- public:
-  explicit RawSocket(int port, int receive_buffer = 0) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    if (receive_buffer > 0)
-      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~RawSocket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  RawSocket(const RawSocket&) = delete;
-  RawSocket& operator=(const RawSocket&) = delete;
-
-  bool connected() const { return connected_; }
-  bool send(const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  /// Reads until `text` is among the bytes received since the last take(), or `timeout`.
-  bool readUntil(const std::string& text, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (received_.find(text) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
-      char buffer[65536];
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) return false;
-      received_.append(buffer, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  /// Whether the host has begun to answer (bytes wait to be read), within `timeout`.
-  bool answerStarted(std::chrono::milliseconds timeout) {
-    pollfd pfd{fd_, POLLIN, 0};
-    return ::poll(&pfd, 1, static_cast<int>(timeout.count())) == 1;
-  }
-  std::string take() {
-    std::string all;
-    all.swap(received_);
-    return all;
-  }
-
- private:
-  int fd_;
-  bool connected_ = false;
-  std::string received_;
-};
 
 const std::string kHealthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 

@@ -108,10 +108,7 @@ void HttpConnection::onEvents(std::uint32_t events) {
         }
       }
       // Handed back since the check above, without knowing of this input: read it now.
-      if (phase() == Phase::Reading) {
-        readInput();
-        if (phase() == Phase::Reading) process();
-      }
+      if (phase() == Phase::Reading) onResume();
       return;
     }
     case Phase::Closing:

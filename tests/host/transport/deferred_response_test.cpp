@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/raw_socket.hpp"
 #include "transport/http_server.hpp"
 #include "transport/response_writer.hpp"
 
@@ -87,49 +88,7 @@ class TestHandlers final : public Poco::Net::HTTPRequestHandlerFactory {
   Deferred& deferred_;
 };
 
-/// A blocking client socket with a receive deadline.
-class Client {
- public:
-  explicit Client(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~Client() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  bool connected() const { return connected_; }
-  bool send(const std::string& bytes) {
-    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(bytes.size());
-  }
-  /// Reads until `text` has arrived (true) or `timeout` passed / the peer closed (false).
-  bool readUntil(const std::string& text, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (received_.find(text) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
-      char buffer[4096];
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) return false;
-      received_.append(buffer, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  const std::string& received() const { return received_; }
-
- private:
-  int fd_;
-  bool connected_ = false;
-  std::string received_;
-};
+using Client = ::blueprint::testing::RawSocket;
 
 class DeferredResponse : public ::testing::Test {
  protected:
